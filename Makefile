@@ -1,0 +1,48 @@
+# dbmigration-operator: the test pyramid and the everyday commands.
+# `make install` builds .venv/; every other target uses it.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/pytest
+
+.PHONY: install lint fmt test test-unit test-int test-e2e demo bench-engine clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: install
+	$(BIN)/ruff check operator tools tests
+	$(BIN)/ruff format --check operator tools tests
+	$(BIN)/mypy operator/dbmigrator
+	$(BIN)/lint-imports
+
+fmt: install
+	$(BIN)/ruff format operator tools tests
+	$(BIN)/ruff check --fix operator tools tests
+
+test-unit: install
+	$(PYTEST) -q tests/unit
+
+test-int: install
+	$(PYTEST) -q tests/integration
+
+test-e2e: install
+	$(PYTEST) -q tests/e2e
+
+test: install
+	$(PYTEST) -q tests
+
+demo: install
+	$(BIN)/python tools/demo.py
+
+bench-engine: install
+	$(BIN)/python tools/bench_engine.py --write docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .localpg .localcluster

@@ -1,0 +1,159 @@
+"""The engine's machine-readable result: what `--output json` prints and a Job's termination message.
+
+This is the contract between the engine (inside a Job) and the operator (reading the pod's
+termination message). Pure data, no I/O. Keys are camelCase on the wire.
+A termination message holds at most 4096 bytes, so `render_compact` drops detail (longest lists
+first) until the document fits, and says so with `truncated: true`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+RESULT_VERSION = 1
+TERMINATION_MESSAGE_LIMIT = 4096
+
+ErrorKind = Literal["input", "migration", "validation", "database", "lock", "drift", "backup"]
+Command = Literal[
+    "plan", "up", "down", "status", "validate", "backup", "restore", "rehearse", "repair", "bootstrap"
+]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class AppliedMigration(_Wire):
+    version: str
+    name: str
+    checksum: str = ""
+    duration_ms: float = 0.0
+    applied_at: str = ""
+
+
+class RevertedMigration(_Wire):
+    version: str
+    name: str
+    duration_ms: float = 0.0
+
+
+class CheckFailure(_Wire):
+    check: str
+    target: str
+    message: str
+
+
+class ValidationSummary(_Wire):
+    passed: bool
+    total: int
+    failed: int
+    warnings: int = 0
+    failures: list[CheckFailure] = Field(default_factory=list)
+
+
+class QueryTiming(_Wire):
+    name: str
+    baseline_ms: float | None = None
+    current_ms: float | None = None
+    degradation_percent: float | None = None
+    max_degradation_percent: float = 50.0
+    passed: bool = True
+
+
+class BackupInfo(_Wire):
+    file: str
+    size_bytes: int
+    sha256: str
+    version: str = ""
+    completed_at: str = ""
+
+
+class ErrorInfo(_Wire):
+    kind: ErrorKind
+    message: str
+    file: str | None = None
+    line: int | None = None
+    sqlstate: str | None = None
+    hint: str | None = None
+
+
+class RunResult(_Wire):
+    """Everything a command reports. Fields a command does not fill keep their defaults."""
+
+    v: int = RESULT_VERSION
+    command: Command
+    ok: bool
+    exit_code: int
+    database: str = ""
+    from_version: str | None = None
+    current_version: str | None = None
+    target_version: str | None = None
+    applied: list[AppliedMigration] = Field(default_factory=list)
+    reverted: list[RevertedMigration] = Field(default_factory=list)
+    validation: ValidationSummary | None = None
+    performance: list[QueryTiming] = Field(default_factory=list)
+    backup: BackupInfo | None = None
+    error: ErrorInfo | None = None
+    duration_ms: float = 0.0
+    truncated: bool = False
+
+
+def render_json(result: RunResult) -> str:
+    """The full result as one line of JSON."""
+    return result.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
+    """The result as JSON of at most `limit` bytes, dropping detail until it fits."""
+    text = render_json(result)
+    if len(text.encode()) <= limit:
+        return text
+    data = json.loads(text)
+    data["truncated"] = True
+    # Drop per-item detail first, then whole lists, keeping the counts and the error.
+    shrinkers = [
+        lambda d: _trim_list(d.get("validation", {}), "failures", 5),
+        lambda d: _trim_list(d, "performance", 5),
+        lambda d: _trim_list(d, "applied", 20),
+        lambda d: _strip_keys(d.get("applied", []), ("checksum", "appliedAt")),
+        lambda d: _trim_list(d.get("validation", {}), "failures", 1),
+        lambda d: _trim_list(d, "applied", 0),
+        lambda d: _trim_list(d, "reverted", 0),
+        lambda d: _trim_list(d, "performance", 0),
+        lambda d: _trim_list(d.get("validation", {}), "failures", 0),
+        lambda d: _shorten(d.get("error", {}), "message", 1000),
+        lambda d: _shorten(d.get("error", {}), "hint", 200),
+    ]
+    for shrink in shrinkers:
+        shrink(data)
+        text = json.dumps(data, separators=(",", ":"))
+        if len(text.encode()) <= limit:
+            return text
+    return text.encode()[:limit].decode(errors="ignore")
+
+
+def parse_result(text: str) -> RunResult:
+    """Read a result written by `render_json`/`render_compact` (raises ValueError when it is not one)."""
+    return RunResult.model_validate_json(text)
+
+
+def _trim_list(container: dict[str, object], key: str, keep: int) -> None:
+    items = container.get(key)
+    if isinstance(items, list) and len(items) > keep:
+        container[key] = items[:keep]
+
+
+def _strip_keys(items: list[dict[str, object]], keys: tuple[str, ...]) -> None:
+    for item in items:
+        for key in keys:
+            item.pop(key, None)
+
+
+def _shorten(container: dict[str, object], key: str, size: int) -> None:
+    value = container.get(key)
+    if isinstance(value, str) and len(value) > size:
+        container[key] = value[: size - 1] + "…"

@@ -19,7 +19,16 @@ TERMINATION_MESSAGE_LIMIT = 4096
 
 ErrorKind = Literal["input", "migration", "validation", "database", "lock", "drift", "backup"]
 Command = Literal[
-    "plan", "up", "down", "status", "validate", "backup", "restore", "rehearse", "repair", "bootstrap"
+    "plan",
+    "up",
+    "down",
+    "status",
+    "validate",
+    "backup",
+    "restore",
+    "rehearse",
+    "repair",
+    "bootstrap",
 ]
 
 

@@ -1,0 +1,397 @@
+"""The `dbmigrator` command: the engine for people, for Jobs (JSON + termination log), and the operator.
+
+Exit codes: 0 done; 1 a migration, validation or database failure (the database is left
+consistent); 2 bad input. Expected failures print one clear line, never a traceback; the
+database URL's password is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from dbmigrator import __version__
+from dbmigrator.console import (
+    ConsoleProgress,
+    show_down_plan,
+    show_plan,
+    show_result,
+    show_status,
+)
+from dbmigrator.engine.backup import restore_backup, server_major, verify_backup, write_backup
+from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub
+from dbmigrator.engine.errors import EngineError, InputError
+from dbmigrator.engine.planning import current_version, parse_phase
+from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
+from dbmigrator.engine.results import RunResult, render_compact, render_json
+from dbmigrator.engine.runner import Engine, RunOptions
+from dbmigrator.engine.source import read_checks, read_migration_dir
+from dbmigrator.engine import tracking
+
+
+@dataclass
+class Context:
+    database_url: str | None
+    directory: Path
+    output: str
+    checks: Path | None
+    termination_log: Path | None
+    options: RunOptions
+    verbose: bool
+    console: Console
+    progress: ConsoleProgress
+    dsn: Dsn | None = None
+
+    def resolve_dsn(self) -> Dsn:
+        if self.dsn is None:
+            self.dsn = resolve_dsn(self.database_url)
+        return self.dsn
+
+    def engine(self, **overrides: Any) -> Engine:
+        migrations = read_migration_dir(self.directory)
+        checks = read_checks(self.checks, os.environ.get("DBMIGRATOR_CHECKS_JSON"), self.directory)
+        options = RunOptions(**{**self.options.__dict__, **overrides})
+        return Engine(self.resolve_dsn(), migrations, checks, options, self.progress)
+
+
+def _common(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every engine command takes, so they can be given after the command name too."""
+    options = [
+        click.option("--database-url", envvar="DATABASE_URL", default=None, show_envvar=True,
+                     help="postgresql:// URI (prefer the DATABASE_URL variable: arguments are visible to other users)."),
+        click.option("--dir", "directory", envvar="DBMIGRATOR_DIR", default="migrations", show_default=True,
+                     type=click.Path(path_type=Path), help="Directory with NNN_name.sql and NNN_name.down.sql files."),
+        click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                     help="text for people, json for machines (progress then goes to stderr)."),
+        click.option("--checks", type=click.Path(path_type=Path), default=None,
+                     help="Checks file (YAML/JSON). Default: DBMIGRATOR_CHECKS_JSON, else DIR/checks.yaml."),
+        click.option("--termination-log", envvar="DBMIGRATOR_TERMINATION_LOG", type=click.Path(path_type=Path),
+                     default=None, help="Also write the JSON result (max 4096 bytes) here, e.g. /dev/termination-log."),
+        click.option("--lock-wait", type=float, default=60.0, show_default=True,
+                     help="Seconds to wait for another runner's migration lock."),
+        click.option("--lock-timeout", default="5s", show_default=True,
+                     help="PostgreSQL lock_timeout per statement, so a migration never queues traffic for long."),
+        click.option("--statement-timeout", default="15min", show_default=True, help="PostgreSQL statement_timeout."),
+        click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+                     help="Retries of a file after a lock timeout or deadlock."),
+        click.option("--verbose", "-v", is_flag=True, help="Show each statement as it runs."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _context(kwargs: dict[str, Any]) -> Context:
+    output = kwargs.pop("output")
+    console = Console(stderr=output == "json", highlight=False, soft_wrap=True)
+    ctx = Context(
+        database_url=kwargs.pop("database_url"),
+        directory=kwargs.pop("directory"),
+        output=output,
+        checks=kwargs.pop("checks"),
+        termination_log=kwargs.pop("termination_log"),
+        options=RunOptions(
+            lock_wait=kwargs.pop("lock_wait"),
+            lock_timeout=kwargs.pop("lock_timeout"),
+            statement_timeout=kwargs.pop("statement_timeout"),
+            retries=kwargs.pop("retries"),
+        ),
+        verbose=kwargs.pop("verbose"),
+        console=console,
+        progress=ConsoleProgress(console),
+    )
+    ctx.progress.verbose = ctx.verbose
+    return ctx
+
+
+def _finish(ctx: Context, result: RunResult) -> NoReturn:
+    ctx.progress.close()
+    if ctx.termination_log is not None:
+        _write_termination_log(ctx.termination_log, result)
+    if ctx.output == "json":
+        click.echo(render_json(result))
+    else:
+        show_result(ctx.console, result)
+    sys.exit(result.exit_code)
+
+
+def _write_termination_log(path: Path, result: RunResult) -> None:
+    try:
+        path.write_text(render_compact(result))
+    except OSError as exc:
+        print(f"warning: cannot write the termination log {path}: {exc.strerror}", file=sys.stderr)
+
+
+def _fail(ctx: Context | None, command: str, exc: EngineError) -> NoReturn:
+    dsn = ctx.dsn if ctx else None
+    exc.message = scrub(exc.message, dsn)
+    result = RunResult(command=command, ok=False, exit_code=exc.exit_code, error=exc.info())  # type: ignore[arg-type]
+    if ctx is None:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if ctx.termination_log is not None:
+        _write_termination_log(ctx.termination_log, result)
+    if ctx.output == "json":
+        click.echo(render_json(result))
+    else:
+        ctx.console.print(f"[red]error:[/] {exc}", highlight=False)
+    sys.exit(exc.exit_code)
+
+
+def _guard(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a command body; expected errors become one line and an exit code, never a traceback."""
+
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(**kwargs: Any) -> None:
+            ctx = _context(kwargs)
+            try:
+                body(ctx, **kwargs)
+            except EngineError as exc:
+                _fail(ctx, command, exc)
+            except KeyboardInterrupt:
+                ctx.progress.close()
+                ctx.console.print("[red]interrupted[/]: the file being applied was rolled back")
+                sys.exit(130)
+
+        wrapper.__name__ = body.__name__
+        wrapper.__doc__ = body.__doc__
+        return wrapper
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="dbmigrator")
+def main() -> None:
+    """Run Supabase-style PostgreSQL migrations safely: plan, apply in phases with validation,
+    back up, rehearse on a scratch copy, roll back with down files or restore."""
+
+
+@main.command()
+@_common
+@click.option("--target", default=None, help="Version to plan up to (default: the latest file).")
+@click.option(
+    "--phase", "phases", multiple=True, metavar="NAME=THROUGH", help="Group migrations in phases."
+)
+@_guard("plan")
+def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
+    """Show what `up` would run, in which order and how; change nothing."""
+    engine = ctx.engine()
+    up_plan = engine.plan(target, [parse_phase(p) for p in phases])
+    if ctx.output == "json":
+        click.echo(json.dumps({
+            "command": "plan", "ok": True, "currentVersion": up_plan.current, "targetVersion": up_plan.target,
+            "warnings": list(up_plan.warnings),
+            "phases": [{"name": ph.name, "through": ph.through, "migrations": [
+                {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
+                 "statements": len(engine.parsed(m.up).executable),
+                 "transactional": engine.parsed(m.up).transactional,
+                 "nonTransactional": [{"line": s.line, "reason": s.why_not_transactional}
+                                      for s in engine.parsed(m.up).non_transactional],
+                 "down": m.down.name if m.down else None}
+                for m in ph.migrations]} for ph in up_plan.phases],
+        }))  # fmt: skip
+    else:
+        show_plan(
+            ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
+        )
+
+
+@main.command()
+@_common
+@click.option("--target", default=None, help="Apply up to this version (default: the latest file).")
+@click.option("--phase", "phases", multiple=True, metavar="NAME=THROUGH",
+              help="Apply in phases: contiguous ranges ending at THROUGH, in order.")  # fmt: skip
+@click.option("--no-validate", is_flag=True, help="Skip validation after each migration.")
+@click.option("--on-failure", type=click.Choice(["stop", "down"]), default="stop", show_default=True,
+              help="When validation fails after a migration: stop there, or revert it with its down file.")  # fmt: skip
+@click.option(
+    "--allow-out-of-order",
+    is_flag=True,
+    help="Apply pending versions older than the newest applied one.",
+)
+@_guard("up")
+def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: bool,
+       on_failure: str, allow_out_of_order: bool) -> None:  # fmt: skip
+    """Apply pending migrations up to a target, validating after each one."""
+    engine = ctx.engine(
+        validate=not no_validate, on_failure=on_failure, allow_out_of_order=allow_out_of_order
+    )
+    _finish(ctx, engine.up(target, [parse_phase(p) for p in phases]))
+
+
+@main.command()
+@_common
+@click.option("--target", required=True, help="Version to go back to (000 = before the first).")
+@click.option("--dry-run", is_flag=True, help="Only show which down files would run.")
+@click.option("--no-validate", is_flag=True, help="Skip validation afterwards.")
+@_guard("down")
+def down(ctx: Context, target: str, dry_run: bool, no_validate: bool) -> None:
+    """Run down files in reverse order back to a target version."""
+    engine = ctx.engine(validate=not no_validate)
+    if dry_run:
+        show_down_plan(ctx.console, engine.plan_down(target))
+        return
+    _finish(ctx, engine.down(target))
+
+
+@main.command()
+@_common
+@_guard("status")
+def status(ctx: Context) -> None:
+    """Applied vs pending migrations, checksums and drift."""
+    engine = ctx.engine()
+    report, history = engine.status()
+    if ctx.output == "json":
+        click.echo(json.dumps({
+            "command": "status", "ok": not report.drift, "currentVersion": report.current,
+            "applied": [{"version": r.version, "name": r.name, "checksum": r.checksum,
+                         "file": m.up.name if m else None} for m, r in report.applied],
+            "pending": [{"version": m.version, "name": m.name, "file": m.up.name} for m in report.pending],
+            "drift": [{"version": d.version, "file": d.file, "recorded": d.recorded, "current": d.current}
+                      for d in report.drift],
+            "unknown": [r.version for r in report.unknown],
+        }))  # fmt: skip
+    else:
+        show_status(ctx.console, report, history)
+    sys.exit(1 if report.drift else 0)
+
+
+@main.command()
+@_common
+@_guard("validate")
+def validate(ctx: Context) -> None:
+    """Run the checks now: tracking, objects, RLS, role probes, foreign-key indexes, timings."""
+    _finish(ctx, ctx.engine().validate())
+
+
+@main.command()
+@_common
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Backup file, or a directory to write <db>-<time>-<version>.dump into.")  # fmt: skip
+@click.option(
+    "--keep",
+    type=click.IntRange(1, None),
+    default=None,
+    help="With a directory: keep the newest N.",
+)
+@click.option(
+    "--compress", default=None, help="pg_dump --compress value (e.g. 0 for none, 6, lz4)."
+)
+@_guard("backup")
+def backup(ctx: Context, out: Path, keep: int | None, compress: str | None) -> None:
+    """pg_dump in custom format, verified readable, sha256 and size reported."""
+    dsn = ctx.resolve_dsn()
+    with connect(dsn, "backup") as conn:
+        major = server_major(conn)
+        version = current_version(tracking.read_applied(conn))
+    ctx.progress.info(f"backing up {dsn.dbname} at version {version or 'none'}")
+    info = write_backup(dsn, out, version=version, major=major, keep=keep, compress=compress)
+    _finish(ctx, RunResult(command="backup", ok=True, exit_code=0, database=dsn.dbname,
+                           current_version=version, backup=info))  # fmt: skip
+
+
+@main.command()
+@_common
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Backup file to restore.",
+)
+@click.option("--yes", is_flag=True, help="Confirm: everything written since the backup is lost.")
+@_guard("restore")
+def restore(ctx: Context, source: Path, yes: bool) -> None:
+    """EMERGENCY: bring the database back to a backup, in one transaction (data loss)."""
+    if not yes:
+        raise InputError(
+            "restore replaces the database with the backup and loses everything written since; "
+            "pass --yes to confirm"
+        )
+    dsn = ctx.resolve_dsn()
+    engine = ctx.engine()
+    from dbmigrator.engine.locking import migration_lock
+
+    with (
+        connect(dsn, "restore") as conn,
+        migration_lock(conn, ctx.options.lock_wait, ctx.progress.info),
+    ):
+        before = current_version(tracking.read_applied(conn))
+        verify_backup(source, server_major(conn))
+        ctx.progress.info(f"restoring {source} into {dsn.dbname} (at {before or 'no version'})")
+        dropped = restore_backup(dsn, conn, source)
+        after = current_version(tracking.read_applied(conn))
+    if dropped:
+        ctx.progress.info(f"dropped {dropped} object(s) created after the backup")
+    result = engine.validate() if engine.migrations.migrations else None
+    _finish(ctx, RunResult(
+        command="restore", ok=result.ok if result else True, exit_code=result.exit_code if result else 0,
+        database=dsn.dbname, from_version=before, current_version=after,
+        validation=result.validation if result else None, error=result.error if result else None,
+    ))  # fmt: skip
+
+
+@main.command()
+@_common
+@click.option(
+    "--target", default=None, help="Rehearse up to this version (default: the latest file)."
+)
+@click.option("--phase", "phases", multiple=True, metavar="NAME=THROUGH")
+@click.option("--backup", "backup_file", type=click.Path(path_type=Path), default=None,
+              help="Rehearse on this existing backup instead of taking a fresh one.")  # fmt: skip
+@click.option("--no-validate", is_flag=True, help="Skip validation in the scratch database.")
+@_guard("rehearse")
+def rehearse(ctx: Context, target: str | None, phases: tuple[str, ...], backup_file: Path | None,
+             no_validate: bool) -> None:  # fmt: skip
+    """Back up, restore into a scratch database, run `up` + validation there, drop it."""
+    engine = ctx.engine(validate=not no_validate)
+    _finish(ctx, run_rehearsal(engine, target, [parse_phase(p) for p in phases], backup_file))
+
+
+@main.command()
+@_common
+@click.option("--status", "mark", type=click.Choice(["applied", "reverted"]), required=True)
+@click.argument("versions", nargs=-1, required=True)
+@_guard("repair")
+def repair(ctx: Context, mark: str, versions: tuple[str, ...]) -> None:
+    """Fix the tracking table without running SQL (like `supabase migration repair`)."""
+    _finish(ctx, ctx.engine().repair(versions, mark))  # type: ignore[arg-type]
+
+
+@main.command()
+@_common
+@_guard("bootstrap")
+def bootstrap(ctx: Context) -> None:
+    """Give vanilla PostgreSQL what Supabase provides (roles, auth schema, extensions); idempotent."""
+    text = resources.files("dbmigrator").joinpath("sql/supabase_compat.sql").read_text()
+    dsn = ctx.resolve_dsn()
+    with connect(dsn, "bootstrap") as conn, conn.transaction(), conn.cursor() as cur:
+        try:
+            cur.execute(text.encode())
+        except Exception as exc:  # psycopg.Error, kept out of the import list of this module
+            raise InputError(f"bootstrap failed: {scrub(str(exc), dsn)}") from None
+    ctx.progress.info(
+        "Supabase compatibility objects are in place (roles, auth schema, extensions)"
+    )
+    _finish(ctx, RunResult(command="bootstrap", ok=True, exit_code=0, database=dsn.dbname))
+
+
+def run() -> None:
+    try:
+        main(standalone_mode=True)
+    except EngineError as exc:  # pragma: no cover - commands handle their own
+        _fail(None, "up", exc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The engine's small error vocabulary, split by whose fault it is.
+
+`InputError`: the user must fix something (bad file, bad target, bad flag) -> exit 2.
+`MigrationError` and its kin: the database refused or a check failed -> exit 1, the database is
+left consistent. `DatabaseUnavailable`: the world's fault (unreachable, auth) -> exit 1, retryable.
+Every error carries structured facts (file, line, SQLSTATE, hint) for the JSON result, and never a
+password: messages are built from redacted values only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbmigrator.engine.results import ErrorInfo, ErrorKind
+
+
+@dataclass
+class EngineError(Exception):
+    """Base of all expected failures; `kind` and `exit_code` decide how it is reported."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    sqlstate: str | None = None
+    hint: str | None = None
+
+    kind: ErrorKind = "migration"
+    exit_code: int = 1
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        state = f"ERROR {self.sqlstate}: " if self.sqlstate else ""
+        hint = f" (hint: {self.hint})" if self.hint else ""
+        return f"{where}{state}{self.message}{hint}"
+
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(
+            kind=self.kind,
+            message=str(self),
+            file=self.file,
+            line=self.line,
+            sqlstate=self.sqlstate,
+            hint=self.hint,
+        )
+
+
+@dataclass
+class InputError(EngineError):
+    """Bad input the user must fix: files, names, targets, flags, checks file."""
+
+    kind: ErrorKind = "input"
+    exit_code: int = 2
+
+
+@dataclass
+class SqlSyntaxError(InputError):
+    """A migration file that the PostgreSQL grammar rejects."""
+
+
+@dataclass
+class DriftError(EngineError):
+    """An applied migration whose file changed since it was applied."""
+
+    kind: ErrorKind = "drift"
+    exit_code: int = 1
+
+
+@dataclass
+class MigrationError(EngineError):
+    """A statement failed; the file's transaction was rolled back."""
+
+    kind: ErrorKind = "migration"
+
+
+@dataclass
+class ValidationFailed(EngineError):
+    """Checks after a migration failed."""
+
+    kind: ErrorKind = "validation"
+
+
+@dataclass
+class LockTimeout(EngineError):
+    """Another runner holds the migration lock for longer than we are willing to wait."""
+
+    kind: ErrorKind = "lock"
+
+
+@dataclass
+class DatabaseUnavailable(EngineError):
+    """Cannot connect or authenticate: the world's fault, worth retrying later."""
+
+    kind: ErrorKind = "database"
+
+
+@dataclass
+class BackupError(EngineError):
+    """pg_dump/pg_restore failed or produced an unreadable archive."""
+
+    kind: ErrorKind = "backup"

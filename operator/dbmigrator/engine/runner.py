@@ -1,0 +1,552 @@
+"""Running migrations against one database: up, down, validate, status, repair.
+
+Under the per-database advisory lock, each file runs with its tracking row in one transaction
+(`lock_timeout`/`statement_timeout` set locally, lock timeouts and deadlocks retried a bounded
+number of times). Files with statements that cannot run in a transaction run statement by
+statement, said up front. Validation runs after every migration; a failure stops the run and,
+with `on_failure="down"`, reverts the migration just applied with its down file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+
+from dbmigrator.engine import tracking
+from dbmigrator.engine.checksfile import ChecksConfig
+from dbmigrator.engine.database import (
+    Dsn,
+    application_name,
+    connect,
+    describe_error,
+    is_retryable,
+    scrub,
+)
+from dbmigrator.engine.errors import (
+    DatabaseUnavailable,
+    EngineError,
+    InputError,
+    MigrationError,
+    ValidationFailed,
+)
+from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
+from dbmigrator.engine.locking import migration_lock
+from dbmigrator.engine.planning import (
+    AppliedRow,
+    DownPlan,
+    Phase,
+    StatusReport,
+    UpPlan,
+    current_version,
+    plan_down,
+    plan_status,
+    plan_up,
+)
+from dbmigrator.engine.progress import Progress, Silent
+from dbmigrator.engine.results import AppliedMigration, RevertedMigration, RunResult
+from dbmigrator.engine.sqlparse import ParsedFile, Statement, parse_file, plan_expected_objects
+from dbmigrator.engine.validation import (
+    ValidationInput,
+    ValidationReport,
+    measure_baselines,
+    validate,
+)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    lock_wait: float = 60.0
+    lock_timeout: str = "5s"
+    statement_timeout: str = "15min"
+    retries: int = 3
+    retry_delay: float = 1.0
+    validate: bool = True
+    on_failure: Literal["stop", "down"] = "stop"
+    allow_out_of_order: bool = False
+
+
+@dataclass
+class _Run:
+    """What a run has done so far, for the result even when it stops half way."""
+
+    command: Literal["up", "down", "validate", "repair"]
+    started: float = field(default_factory=time.monotonic)
+    from_version: str | None = None
+    applied: list[AppliedMigration] = field(default_factory=list)
+    reverted: list[RevertedMigration] = field(default_factory=list)
+    report: ValidationReport | None = None
+
+
+class Engine:
+    """The whole checklist against one database."""
+
+    def __init__(
+        self,
+        dsn: Dsn,
+        migrations: MigrationSet,
+        checks: ChecksConfig | None = None,
+        options: RunOptions | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self.migrations = migrations
+        self.checks = checks or ChecksConfig()
+        self.options = options or RunOptions()
+        self.progress = progress or Silent()
+        self._parsed: dict[str, ParsedFile] = {}
+
+    # ---- parsing ---------------------------------------------------------------------------
+    def parse_all(self) -> None:
+        """Parse every up and down file now, so a syntax error stops us before anything runs."""
+        for m in self.migrations:
+            self.parsed(m.up)
+            if m.down is not None:
+                self.parsed(m.down)
+
+    def parsed(self, file: SqlFile) -> ParsedFile:
+        if file.name not in self._parsed:
+            self._parsed[file.name] = parse_file(file)
+        return self._parsed[file.name]
+
+    # ---- read-only -------------------------------------------------------------------------
+    def read_applied(self) -> dict[str, AppliedRow]:
+        with connect(self.dsn, "status") as conn:
+            return tracking.read_applied(conn)
+
+    def status(self) -> tuple[StatusReport, list[dict[str, Any]]]:
+        with connect(self.dsn, "status") as conn:
+            applied = tracking.read_applied(conn)
+            history = tracking.read_history(conn)
+        return plan_status(self.migrations, applied), history
+
+    def plan(self, target: str | None = None, phases: Sequence[Phase] = ()) -> UpPlan:
+        self.parse_all()
+        return plan_up(
+            self.migrations,
+            self.read_applied(),
+            target,
+            phases,
+            allow_out_of_order=self.options.allow_out_of_order,
+        )
+
+    def plan_down(self, target: str) -> DownPlan:
+        self.parse_all()
+        return plan_down(self.migrations, self.read_applied(), target)
+
+    # ---- up --------------------------------------------------------------------------------
+    def up(self, target: str | None = None, phases: Sequence[Phase] = ()) -> RunResult:
+        run = _Run("up")
+        self.parse_all()
+        try:
+            with (
+                connect(self.dsn, "up") as conn,
+                migration_lock(conn, self.options.lock_wait, self.progress.info),
+            ):
+                tracking.ensure_tables(conn)
+                applied = tracking.read_applied(conn)
+                run.from_version = current_version(applied)
+                plan = plan_up(
+                    self.migrations,
+                    applied,
+                    target,
+                    phases,
+                    allow_out_of_order=self.options.allow_out_of_order,
+                )
+                for warning in plan.warnings:
+                    self.progress.warning(warning)
+                todo = plan.migrations
+                if not todo:
+                    self.progress.info(
+                        f"nothing to apply: database is at {run.from_version or 'no version'}"
+                    )
+                baselines = (
+                    measure_baselines(conn, self.checks)
+                    if self.options.validate and todo and self.checks.queries
+                    else {}
+                )
+                for phase in plan.phases:
+                    if not phase.migrations:
+                        continue
+                    self.progress.phase(phase.name, len(phase.migrations))
+                    for m in phase.migrations:
+                        run.applied.append(self._apply_up(conn, m))
+                        applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
+                        if self.options.validate:
+                            final = m is todo[-1]
+                            self._validate_after(conn, run, m, applied, baselines, final)
+                return self._result(run, conn_applied=applied, target=plan.target)
+        except EngineError as exc:
+            return self._failed(run, exc)
+
+    def _validate_after(
+        self,
+        conn: psycopg.Connection[Any],
+        run: _Run,
+        m: Migration,
+        applied: dict[str, AppliedRow],
+        baselines: dict[str, float | None],
+        final: bool,
+    ) -> None:
+        report = validate(conn, self._validation_input(applied, baselines, final))
+        run.report = report
+        self.progress.validation(m, report.headline(), report.passed)
+        if report.passed:
+            return
+        failures = "; ".join(f"{f.check} {f.target}: {f.message}" for f in report.failures[:5])
+        message = f"validation failed after {m.up.name}: {failures}"
+        if self.options.on_failure == "down" and m.down is not None:
+            run.reverted.append(self._apply_down(conn, m))
+            del applied[m.version]
+            message += f"; reverted {m.version} with {m.down.name}"
+        elif self.options.on_failure == "down":
+            message += f"; cannot revert {m.version}: it has no down file"
+        raise ValidationFailed(message, file=m.up.name)
+
+    # ---- down ------------------------------------------------------------------------------
+    def down(self, target: str) -> RunResult:
+        run = _Run("down")
+        self.parse_all()
+        try:
+            with (
+                connect(self.dsn, "down") as conn,
+                migration_lock(conn, self.options.lock_wait, self.progress.info),
+            ):
+                tracking.ensure_tables(conn)
+                applied = tracking.read_applied(conn)
+                run.from_version = current_version(applied)
+                plan = plan_down(self.migrations, applied, target)
+                if not plan.migrations:
+                    self.progress.info(
+                        f"nothing to revert: database is at {run.from_version or 'no version'}"
+                    )
+                else:
+                    self.progress.phase(f"down to {target}", len(plan.migrations))
+                for m in plan.migrations:
+                    run.reverted.append(self._apply_down(conn, m))
+                    del applied[m.version]
+                if self.options.validate:
+                    run.report = validate(conn, self._validation_input(applied, {}, True))
+                    self.progress.validation(None, run.report.headline(), run.report.passed)
+                result = self._result(run, conn_applied=applied, target=target)
+                if run.report is not None and not run.report.passed:
+                    raise ValidationFailed(
+                        f"validation failed after going down to {target}: "
+                        + "; ".join(
+                            f"{f.check} {f.target}: {f.message}" for f in run.report.failures[:5]
+                        )
+                    )
+                return result
+        except EngineError as exc:
+            return self._failed(run, exc)
+
+    # ---- validate --------------------------------------------------------------------------
+    def validate(self) -> RunResult:
+        run = _Run("validate")
+        self.parse_all()
+        try:
+            with connect(self.dsn, "validate") as conn:
+                applied = tracking.read_applied(conn)
+                run.from_version = current_version(applied)
+                run.report = validate(conn, self._validation_input(applied, {}, True))
+                self.progress.validation(None, run.report.headline(), run.report.passed)
+                result = self._result(run, conn_applied=applied, target=None)
+                if not run.report.passed:
+                    raise ValidationFailed(
+                        "validation failed: "
+                        + "; ".join(
+                            f"{f.check} {f.target}: {f.message}" for f in run.report.failures[:5]
+                        )
+                    )
+                return result
+        except EngineError as exc:
+            return self._failed(run, exc)
+
+    # ---- repair ----------------------------------------------------------------------------
+    def repair(self, versions: Sequence[str], status: Literal["applied", "reverted"]) -> RunResult:
+        """Mark versions applied (accepting their current files) or reverted, without running SQL."""
+        run = _Run("repair")
+        try:
+            with connect(self.dsn, "repair") as conn, migration_lock(conn, self.options.lock_wait):
+                tracking.ensure_tables(conn)
+                applied = tracking.read_applied(conn)
+                run.from_version = current_version(applied)
+                for version in versions:
+                    self.migrations.resolve(version, what="repair")
+                    m = self.migrations.get(version)
+                    assert m is not None  # resolve() raised otherwise
+                    now = datetime.now(UTC)
+                    with conn.transaction(), conn.cursor() as cur:
+                        if status == "applied":
+                            statements = [s.text for s in self.parsed(m.up).executable]
+                            tracking.insert_applied(cur, m.version, m.name, statements)
+                            applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
+                            run.applied.append(
+                                AppliedMigration(
+                                    version=m.version,
+                                    name=m.name,
+                                    checksum=m.checksum,
+                                    applied_at=now.isoformat(),
+                                )
+                            )
+                        else:
+                            tracking.delete_applied(cur, m.version)
+                            applied.pop(m.version, None)
+                            run.reverted.append(RevertedMigration(version=m.version, name=m.name))
+                        tracking.record_history(
+                            cur, version=m.version, name=m.name, checksum=m.checksum,
+                            operation=f"repair-{status}", success=True, started_at=now,
+                            duration_ms=0.0, runner=application_name("repair"),
+                        )  # fmt: skip
+                    self.progress.info(f"marked {m.label} as {status}")
+                return self._result(run, conn_applied=applied, target=None)
+        except EngineError as exc:
+            return self._failed(run, exc)
+
+    # ---- applying one file -----------------------------------------------------------------
+    def _apply_up(self, conn: psycopg.Connection[Any], m: Migration) -> AppliedMigration:
+        parsed = self.parsed(m.up)
+        started_at = datetime.now(UTC)
+        duration = self._run_file(conn, m, parsed, "up")
+        return AppliedMigration(
+            version=m.version,
+            name=m.name,
+            checksum=m.checksum,
+            duration_ms=round(duration, 2),
+            applied_at=started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+    def _apply_down(self, conn: psycopg.Connection[Any], m: Migration) -> RevertedMigration:
+        if m.down is None:
+            raise InputError(
+                f"no down file for {m.label} (expected {m.label}.down.sql)", file=m.up.name
+            )
+        duration = self._run_file(conn, m, self.parsed(m.down), "down")
+        return RevertedMigration(version=m.version, name=m.name, duration_ms=round(duration, 2))
+
+    def _run_file(
+        self, conn: psycopg.Connection[Any], m: Migration, parsed: ParsedFile, direction: str
+    ) -> float:
+        statements = parsed.executable
+        self.progress.migration_started(m, len(statements), parsed.transactional)
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        if parsed.transactional:
+            self._run_in_transaction(conn, m, parsed, statements, direction, started_at, t0)
+        else:
+            self._run_statement_by_statement(conn, m, parsed, statements, direction, started_at, t0)
+        duration = (time.perf_counter() - t0) * 1000
+        self.progress.migration_finished(m, duration, direction)
+        return duration
+
+    def _settings(self, cur: psycopg.Cursor[Any], local: bool) -> None:
+        cur.execute("RESET ALL")  # as the Supabase CLI does before each file
+        cur.execute(
+            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+            [self.options.lock_timeout, local, self.options.statement_timeout, local],
+        )
+
+    def _track(
+        self, cur: psycopg.Cursor[Any], m: Migration, parsed: ParsedFile, direction: str,
+        started_at: datetime, t0: float,
+    ) -> None:  # fmt: skip
+        if direction == "up":
+            tracking.insert_applied(cur, m.version, m.name, [s.text for s in parsed.executable])
+        else:
+            tracking.delete_applied(cur, m.version)
+        tracking.record_history(
+            cur, version=m.version, name=m.name, checksum=m.checksum, operation=direction,
+            success=True, started_at=started_at, duration_ms=(time.perf_counter() - t0) * 1000,
+            runner=application_name(direction),
+        )  # fmt: skip
+
+    def _run_in_transaction(
+        self, conn: psycopg.Connection[Any], m: Migration, parsed: ParsedFile,
+        statements: list[Statement], direction: str, started_at: datetime, t0: float,
+    ) -> None:  # fmt: skip
+        attempt = 0
+        while True:
+            index = 0
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    self._settings(cur, local=True)
+                    for index, statement in enumerate(statements, start=1):
+                        self.progress.statement(m, index, len(statements), statement)
+                        cur.execute(statement.text.encode())
+                    index = 0
+                    self._track(cur, m, parsed, direction, started_at, t0)
+                return
+            except psycopg.Error as exc:
+                failure = describe_error(exc)
+                if is_retryable(failure) and attempt < self.options.retries:
+                    attempt += 1
+                    delay = self.options.retry_delay * 2 ** (attempt - 1)
+                    self.progress.retrying(
+                        m, attempt, f"ERROR {failure.sqlstate}: {failure.message}", delay
+                    )
+                    time.sleep(delay)
+                    continue
+                self._record_failure(conn, m, direction, started_at, t0, failure.message)
+                raise self._statement_error(parsed, statements, index, exc, attempt) from None
+
+    def _run_statement_by_statement(
+        self, conn: psycopg.Connection[Any], m: Migration, parsed: ParsedFile,
+        statements: list[Statement], direction: str, started_at: datetime, t0: float,
+    ) -> None:  # fmt: skip
+        reasons = sorted({s.why_not_transactional or "" for s in parsed.non_transactional})
+        self.progress.warning(
+            f"{parsed.file.name} has statements that cannot run in a transaction "
+            f"({', '.join(reasons)}): running it statement by statement"
+        )
+        with conn.cursor() as cur:
+            self._settings(cur, local=False)
+        done = 0
+        for index, statement in enumerate(statements, start=1):
+            attempt = 0
+            while True:
+                try:
+                    self.progress.statement(m, index, len(statements), statement)
+                    with conn.cursor() as cur:
+                        cur.execute(statement.text.encode())
+                    break
+                except psycopg.Error as exc:
+                    failure = describe_error(exc)
+                    if is_retryable(failure) and attempt < self.options.retries:
+                        attempt += 1
+                        delay = self.options.retry_delay * 2 ** (attempt - 1)
+                        self.progress.retrying(
+                            m, attempt, f"ERROR {failure.sqlstate}: {failure.message}", delay
+                        )
+                        time.sleep(delay)
+                        continue
+                    self._drop_invalid_indexes(conn, statement, parsed)
+                    self._record_failure(conn, m, direction, started_at, t0, failure.message)
+                    error = self._statement_error(parsed, statements, index, exc, attempt)
+                    error.message += (
+                        f" (file runs outside a transaction: {done} earlier statement(s) stay "
+                        "committed; make the file idempotent and run it again)"
+                    )
+                    raise error from None
+            done += 1
+        with conn.transaction(), conn.cursor() as cur:
+            self._track(cur, m, parsed, direction, started_at, t0)
+        with conn.cursor() as cur:
+            cur.execute("RESET ALL")
+
+    def _drop_invalid_indexes(
+        self, conn: psycopg.Connection[Any], statement: Statement, parsed: ParsedFile
+    ) -> None:
+        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: remove it."""
+        if statement.why_not_transactional != "CREATE INDEX CONCURRENTLY":
+            return
+        names = [
+            obj.name
+            for action, obj, _ in parsed.changes
+            if action == "create" and obj.kind == "index"
+        ]
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE NOT i.indisvalid AND c.relname = ANY(%s)",
+                [names],
+            )
+            for (qualified,) in cur.fetchall():
+                cur.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}".encode())
+                self.progress.warning(f"dropped invalid index {qualified} left by the failed build")
+
+    def _record_failure(
+        self, conn: psycopg.Connection[Any], m: Migration, direction: str, started_at: datetime,
+        t0: float, message: str,
+    ) -> None:  # fmt: skip
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                tracking.record_history(
+                    cur, version=m.version, name=m.name, checksum=m.checksum, operation=direction,
+                    success=False, started_at=started_at,
+                    duration_ms=(time.perf_counter() - t0) * 1000,
+                    runner=application_name(direction), error=scrub(message, self.dsn)[:2000],
+                )  # fmt: skip
+        except psycopg.Error:
+            pass  # the history row is a courtesy; the error itself is what matters
+
+    def _statement_error(
+        self, parsed: ParsedFile, statements: list[Statement], index: int, exc: psycopg.Error,
+        attempt: int,
+    ) -> EngineError:  # fmt: skip
+        failure = describe_error(exc)
+        line = None
+        if 0 < index <= len(statements):
+            statement = statements[index - 1]
+            line = statement.line
+            if failure.position:
+                line += statement.text.count("\n", 0, failure.position - 1)
+        message = scrub(failure.message, self.dsn)
+        if failure.detail:
+            message += f" ({scrub(failure.detail, self.dsn)})"
+        if attempt:
+            message += f" after {attempt} retr{'y' if attempt == 1 else 'ies'}"
+        error = MigrationError(
+            message, file=parsed.file.name, line=line, sqlstate=failure.sqlstate, hint=failure.hint
+        )
+        if failure.unavailable:
+            return DatabaseUnavailable(str(error), sqlstate=failure.sqlstate)
+        return error
+
+    # ---- results ---------------------------------------------------------------------------
+    def _validation_input(
+        self, applied: dict[str, AppliedRow], baselines: dict[str, float | None], final: bool
+    ) -> ValidationInput:
+        keys = {r.key for r in applied.values()}
+        applied_migrations = [m for m in self.migrations if m.key in keys]
+        return ValidationInput(
+            expected_versions=[m.version for m in applied_migrations],
+            expected_objects=plan_expected_objects(self.parsed(m.up) for m in applied_migrations),
+            applied_keys=frozenset(keys),
+            checks=self.checks,
+            baselines=baselines,
+            final=final,
+        )
+
+    def _result(
+        self, run: _Run, *, conn_applied: dict[str, AppliedRow], target: str | None
+    ) -> RunResult:
+        return RunResult(
+            command=run.command,
+            ok=True,
+            exit_code=0,
+            database=self.dsn.dbname,
+            from_version=run.from_version,
+            current_version=current_version(conn_applied),
+            target_version=target,
+            applied=run.applied,
+            reverted=run.reverted,
+            validation=run.report.summary() if run.report else None,
+            performance=run.report.timings if run.report else [],
+            duration_ms=round((time.monotonic() - run.started) * 1000, 1),
+        )
+
+    def _failed(self, run: _Run, exc: EngineError) -> RunResult:
+        current: str | None = None
+        try:
+            current = current_version(self.read_applied())
+        except EngineError:
+            current = None
+        return RunResult(
+            command=run.command,
+            ok=False,
+            exit_code=exc.exit_code,
+            database=self.dsn.dbname,
+            from_version=run.from_version,
+            current_version=current,
+            applied=run.applied,
+            reverted=run.reverted,
+            validation=run.report.summary() if run.report else None,
+            performance=run.report.timings if run.report else [],
+            error=exc.info(),
+            duration_ms=round((time.monotonic() - run.started) * 1000, 1),
+        )

@@ -1,0 +1,369 @@
+"""SQL files through the real PostgreSQL grammar (pglast/libpg_query). Pure.
+
+Splits a file into statements with their line numbers, spots statements that cannot run inside a
+transaction block, and finds the objects a file creates and drops so validation can check that
+they exist. Syntax errors are reported with file and line before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pglast import ast, enums, parser
+
+from dbmigrator.engine.errors import SqlSyntaxError
+from dbmigrator.engine.files import SqlFile
+
+ObjectKind = Literal[
+    "schema",
+    "table",
+    "view",
+    "materialized view",
+    "sequence",
+    "function",
+    "index",
+    "policy",
+    "trigger",
+    "type",
+    "publication",
+    "extension",
+]
+
+
+@dataclass(frozen=True)
+class DbObject:
+    """An object a migration creates. `table` is set for policies, triggers and indexes."""
+
+    kind: ObjectKind
+    name: str
+    schema: str | None = None
+    table: str | None = None
+    table_schema: str | None = None
+
+    @property
+    def display(self) -> str:
+        qualified = f"{self.schema}.{self.name}" if self.schema else self.name
+        if self.table and self.kind in ("policy", "trigger"):
+            on = f"{self.table_schema}.{self.table}" if self.table_schema else self.table
+            return f"{self.kind} {self.name} on {on}"
+        return f"{self.kind} {qualified}"
+
+    def identity(self) -> tuple[str, str, str, str]:
+        """What makes two references the same object (unqualified names default to public)."""
+        if self.kind in ("policy", "trigger"):
+            return (self.kind, self.table_schema or "public", self.table or "", self.name)
+        if self.kind in ("schema", "publication", "extension"):
+            return (self.kind, "", "", self.name)
+        kind = (
+            "relation"
+            if self.kind in ("table", "view", "materialized view", "sequence")
+            else self.kind
+        )
+        return (kind, self.schema or "public", "", self.name)
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str
+    line: int
+    kind: str
+    transactional: bool = True
+    why_not_transactional: str | None = None
+    transaction_control: bool = False
+
+    @property
+    def summary(self) -> str:
+        first = " ".join(self.text.split())
+        return first if len(first) <= 72 else first[:69] + "..."
+
+
+Change = tuple[Literal["create", "drop", "rename"], DbObject, DbObject | None]
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    file: SqlFile
+    statements: tuple[Statement, ...]
+    changes: tuple[Change, ...]
+    """Objects created, dropped and renamed, in file order (rename: old, new)."""
+
+    @property
+    def creates(self) -> list[DbObject]:
+        return [obj for action, obj, _ in self.changes if action == "create"]
+
+    @property
+    def transactional(self) -> bool:
+        return all(s.transactional for s in self.statements)
+
+    @property
+    def non_transactional(self) -> list[Statement]:
+        return [s for s in self.statements if not s.transactional]
+
+    @property
+    def executable(self) -> list[Statement]:
+        """Statements to run: explicit BEGIN/COMMIT are dropped, the engine owns transactions."""
+        return [s for s in self.statements if not s.transaction_control]
+
+
+def line_of(text: str, offset: int) -> int:
+    """1-based line number of a character offset."""
+    return text.count("\n", 0, max(0, offset)) + 1
+
+
+def parse_file(file: SqlFile) -> ParsedFile:
+    """Parse one file; raises SqlSyntaxError with the file and line of the first error."""
+    try:
+        raw = parser.parse_sql(file.text)
+    except parser.ParseError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        offset = int(exc.args[1]) if len(exc.args) > 1 else 0
+        raise SqlSyntaxError(
+            f"syntax error: {message}",
+            file=file.name,
+            line=line_of(file.text, offset),
+            hint=_syntax_hint(file.text, offset),
+        ) from None
+    statements: list[Statement] = []
+    changes: list[Change] = []
+    for item in raw:
+        node = item.stmt
+        start = item.stmt_location or 0
+        length = item.stmt_len or (len(file.text) - start)
+        text = file.text[start : start + length].strip()
+        why = _why_not_transactional(node)
+        control = isinstance(node, ast.TransactionStmt)
+        if control and node.kind not in _ALLOWED_TXN:
+            raise SqlSyntaxError(
+                f"{_txn_name(node)} is not allowed in a migration file: the engine runs each "
+                "file in one transaction of its own",
+                file=file.name,
+                line=line_of(file.text, start),
+            )
+        statements.append(
+            Statement(
+                text=text,
+                line=line_of(file.text, start),
+                kind=type(node).__name__,
+                transactional=why is None,
+                why_not_transactional=why,
+                transaction_control=control,
+            )
+        )
+        changes.extend(("create", obj, None) for obj in _created(node))
+        changes.extend(("drop", obj, None) for obj in _dropped(node))
+        renamed = _renamed(node)
+        if renamed:
+            changes.append(("rename", renamed[0], renamed[1]))
+    return ParsedFile(file, tuple(statements), tuple(changes))
+
+
+def plan_expected_objects(files: Iterable[ParsedFile]) -> list[DbObject]:
+    """Objects that should exist after running `files` in order: creates minus later drops."""
+    present: dict[tuple[str, str, str, str], DbObject] = {}
+    for parsed in files:
+        for action, obj, new in parsed.changes:
+            if action == "create":
+                present[obj.identity()] = obj
+            elif action == "drop":
+                _drop(present, obj)
+            elif new is not None:
+                old = present.pop(obj.identity(), None)
+                if old is not None:
+                    present[new.identity()] = new
+    return list(present.values())
+
+
+def _drop(present: dict[tuple[str, str, str, str], DbObject], obj: DbObject) -> None:
+    present.pop(obj.identity(), None)
+    if obj.kind in ("table", "view", "materialized view"):
+        # Dropping a table drops its indexes, policies and triggers.
+        schema = obj.schema or "public"
+        for key, other in list(present.items()):
+            if other.table == obj.name and (other.table_schema or "public") == schema:
+                del present[key]
+    if obj.kind == "schema":
+        for key, other in list(present.items()):
+            if (other.schema or other.table_schema) == obj.name:
+                del present[key]
+
+
+_ALLOWED_TXN = {
+    enums.TransactionStmtKind.TRANS_STMT_BEGIN,
+    enums.TransactionStmtKind.TRANS_STMT_START,
+    enums.TransactionStmtKind.TRANS_STMT_COMMIT,
+}
+
+
+def _txn_name(node: Any) -> str:
+    return str(node.kind.name).removeprefix("TRANS_STMT_").replace("_", " ")
+
+
+def _why_not_transactional(node: Any) -> str | None:
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        return "CREATE INDEX CONCURRENTLY"
+    if isinstance(node, ast.DropStmt) and node.concurrent:
+        return "DROP INDEX CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt):
+        if any(getattr(p, "defname", None) == "concurrently" for p in node.params or ()):
+            return "REINDEX CONCURRENTLY"
+        if node.kind in (
+            enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+            enums.ReindexObjectType.REINDEX_OBJECT_DATABASE,
+        ):
+            return "REINDEX SYSTEM/DATABASE"
+    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+        return "VACUUM"
+    if isinstance(node, ast.ClusterStmt) and node.relation is None:
+        return "CLUSTER without a table"
+    names = {
+        ast.CreatedbStmt: "CREATE DATABASE",
+        ast.DropdbStmt: "DROP DATABASE",
+        ast.AlterSystemStmt: "ALTER SYSTEM",
+        ast.CreateTableSpaceStmt: "CREATE TABLESPACE",
+        ast.DropTableSpaceStmt: "DROP TABLESPACE",
+        ast.CreateSubscriptionStmt: "CREATE SUBSCRIPTION",
+        ast.DropSubscriptionStmt: "DROP SUBSCRIPTION",
+    }
+    for node_type, why in names.items():
+        if isinstance(node, node_type):
+            return why
+    return None
+
+
+def _strings(items: Sequence[Any] | None) -> list[str]:
+    return [str(i.sval) for i in items or () if isinstance(i, ast.String)]
+
+
+def _split_name(parts: list[str]) -> tuple[str | None, str]:
+    if len(parts) >= 2:
+        return parts[-2], parts[-1]
+    return None, parts[-1]
+
+
+def _rel(kind: ObjectKind, rangevar: Any) -> DbObject:
+    return DbObject(kind, str(rangevar.relname), rangevar.schemaname)
+
+
+def _created(node: Any) -> list[DbObject]:  # noqa: PLR0911 - one branch per statement type
+    if isinstance(node, ast.CreateStmt):
+        return [_rel("table", node.relation)]
+    if isinstance(node, ast.CreateTableAsStmt):
+        kind: ObjectKind = (
+            "materialized view" if node.objtype == enums.ObjectType.OBJECT_MATVIEW else "table"
+        )
+        return [_rel(kind, node.into.rel)]
+    if isinstance(node, ast.ViewStmt):
+        return [_rel("view", node.view)]
+    if isinstance(node, ast.CreateSeqStmt):
+        return [_rel("sequence", node.sequence)]
+    if isinstance(node, ast.CreateFunctionStmt):
+        schema, name = _split_name(_strings(node.funcname))
+        return [DbObject("function", name, schema)]
+    if isinstance(node, ast.IndexStmt) and node.idxname:
+        rel = node.relation
+        return [
+            DbObject("index", str(node.idxname), rel.schemaname, str(rel.relname), rel.schemaname)
+        ]
+    if isinstance(node, ast.CreatePolicyStmt):
+        t = node.table
+        return [DbObject("policy", str(node.policy_name), None, str(t.relname), t.schemaname)]
+    if isinstance(node, ast.CreateTrigStmt):
+        r = node.relation
+        return [DbObject("trigger", str(node.trigname), None, str(r.relname), r.schemaname)]
+    if isinstance(node, ast.CreateSchemaStmt) and node.schemaname:
+        return [DbObject("schema", str(node.schemaname))]
+    if isinstance(node, ast.CreateEnumStmt | ast.CompositeTypeStmt):
+        names = _strings(node.typeName) if isinstance(node, ast.CreateEnumStmt) else None
+        if names is None:
+            return [DbObject("type", str(node.typevar.relname), node.typevar.schemaname)]
+        schema, name = _split_name(names)
+        return [DbObject("type", name, schema)]
+    if isinstance(node, ast.CreateDomainStmt):
+        schema, name = _split_name(_strings(node.domainname))
+        return [DbObject("type", name, schema)]
+    if isinstance(node, ast.CreatePublicationStmt):
+        return [DbObject("publication", str(node.pubname))]
+    if isinstance(node, ast.CreateExtensionStmt):
+        return [DbObject("extension", str(node.extname))]
+    return []
+
+
+_DROP_KINDS: dict[Any, ObjectKind] = {
+    enums.ObjectType.OBJECT_TABLE: "table",
+    enums.ObjectType.OBJECT_VIEW: "view",
+    enums.ObjectType.OBJECT_MATVIEW: "materialized view",
+    enums.ObjectType.OBJECT_SEQUENCE: "sequence",
+    enums.ObjectType.OBJECT_INDEX: "index",
+    enums.ObjectType.OBJECT_FUNCTION: "function",
+    enums.ObjectType.OBJECT_PROCEDURE: "function",
+    enums.ObjectType.OBJECT_POLICY: "policy",
+    enums.ObjectType.OBJECT_TRIGGER: "trigger",
+    enums.ObjectType.OBJECT_SCHEMA: "schema",
+    enums.ObjectType.OBJECT_TYPE: "type",
+    enums.ObjectType.OBJECT_DOMAIN: "type",
+    enums.ObjectType.OBJECT_PUBLICATION: "publication",
+    enums.ObjectType.OBJECT_EXTENSION: "extension",
+}
+
+
+def _dropped(node: Any) -> list[DbObject]:
+    if not isinstance(node, ast.DropStmt):
+        return []
+    kind = _DROP_KINDS.get(node.removeType)
+    if kind is None:
+        return []
+    out: list[DbObject] = []
+    for obj in node.objects or ():
+        if isinstance(obj, ast.ObjectWithArgs):
+            parts = _strings(obj.objname)
+        elif isinstance(obj, ast.TypeName):
+            parts = _strings(obj.names)
+        elif isinstance(obj, ast.String):
+            parts = [str(obj.sval)]
+        else:
+            parts = _strings(obj)
+        if not parts:
+            continue
+        if kind in ("policy", "trigger"):
+            table_parts, name = parts[:-1], parts[-1]
+            t_schema, table = _split_name(table_parts)
+            out.append(DbObject(kind, name, None, table, t_schema))
+        elif kind in ("schema", "publication", "extension"):
+            out.append(DbObject(kind, parts[-1]))
+        else:
+            schema, name = _split_name(parts)
+            out.append(DbObject(kind, name, schema))
+    return out
+
+
+_RENAME_KINDS: dict[Any, ObjectKind] = {
+    enums.ObjectType.OBJECT_TABLE: "table",
+    enums.ObjectType.OBJECT_VIEW: "view",
+    enums.ObjectType.OBJECT_INDEX: "index",
+    enums.ObjectType.OBJECT_SEQUENCE: "sequence",
+}
+
+
+def _renamed(node: Any) -> tuple[DbObject, DbObject] | None:
+    if not isinstance(node, ast.RenameStmt) or node.relation is None:
+        return None
+    kind = _RENAME_KINDS.get(node.renameType)
+    if kind is None:
+        return None
+    rel = node.relation
+    return DbObject(kind, str(rel.relname), rel.schemaname), DbObject(
+        kind, str(node.newname), rel.schemaname
+    )
+
+
+def _syntax_hint(text: str, offset: int) -> str | None:
+    line_start = text.rfind("\n", 0, offset) + 1
+    line = text[line_start : text.find("\n", offset) if "\n" in text[offset:] else len(text)]
+    stripped = line.lstrip()
+    if stripped.startswith("\\"):
+        return "psql meta-commands (\\i, \\set, ...) are not SQL; the engine runs plain SQL only"
+    if "from stdin" in text[max(0, offset - 200) : offset].lower():
+        return "COPY ... FROM stdin data cannot be embedded in a migration; use INSERT statements"
+    return f"near: {stripped[:80]}" if stripped else None

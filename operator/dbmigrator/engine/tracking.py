@@ -1,0 +1,128 @@
+"""The tracking tables: Supabase's `schema_migrations` plus our history table beside it.
+
+`supabase_migrations.schema_migrations` keeps the Supabase CLI's own layout (version text PK,
+statements text[], name text) so `supabase migration list` agrees with us.
+`supabase_migrations.dbmigrator_history` records what only we know: checksum, duration,
+operation, who ran it, and failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from dbmigrator.engine.planning import AppliedRow
+
+SCHEMA = "supabase_migrations"
+TABLE = f"{SCHEMA}.schema_migrations"
+HISTORY = f"{SCHEMA}.dbmigrator_history"
+
+_ENSURE = [
+    "SELECT set_config('lock_timeout', '4s', true)",
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (version text NOT NULL PRIMARY KEY)",
+    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS statements text[]",
+    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS name text",
+    f"""CREATE TABLE IF NOT EXISTS {HISTORY} (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        version text NOT NULL,
+        name text,
+        checksum text,
+        operation text NOT NULL,
+        success boolean NOT NULL,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        duration_ms double precision,
+        executed_by text NOT NULL DEFAULT current_user,
+        runner text,
+        error text
+    )""",
+    f"CREATE INDEX IF NOT EXISTS dbmigrator_history_version_idx ON {HISTORY} (version, id)",
+]
+
+
+def ensure_tables(conn: psycopg.Connection[Any]) -> None:
+    """Create the tracking tables if missing (call with the migration lock held)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT to_regclass('{HISTORY}') IS NOT NULL")
+        row = cur.fetchone()
+        if row and row[0]:
+            return
+    with conn.transaction(), conn.cursor() as cur:
+        for statement in _ENSURE:
+            cur.execute(statement.encode())
+
+
+def read_applied(conn: psycopg.Connection[Any]) -> dict[str, AppliedRow]:
+    """Applied versions with the checksum we recorded (None for rows the Supabase CLI wrote)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT to_regclass('{TABLE}') IS NOT NULL, to_regclass('{HISTORY}') IS NOT NULL"
+        )
+        row = cur.fetchone()
+        if not row or not row[0]:
+            return {}
+        if row[1]:
+            cur.execute(
+                f"""SELECT m.version, m.name, h.checksum FROM {TABLE} m
+                LEFT JOIN LATERAL (
+                    SELECT checksum FROM {HISTORY} h
+                    WHERE h.version = m.version AND h.success
+                      AND h.operation IN ('up', 'repair-applied')
+                    ORDER BY h.id DESC LIMIT 1) h ON true""".encode()
+            )
+        else:
+            cur.execute(f"SELECT version, name, NULL FROM {TABLE}".encode())
+        return {str(v): AppliedRow(str(v), n, c) for v, n, c in cur.fetchall() if str(v).isdigit()}
+
+
+def insert_applied(
+    cur: psycopg.Cursor[Any], version: str, name: str, statements: Sequence[str]
+) -> None:
+    cur.execute(
+        f"INSERT INTO {TABLE} (version, name, statements) VALUES (%s, %s, %s) "
+        "ON CONFLICT (version) DO UPDATE SET name = excluded.name, statements = excluded.statements",
+        [version, name, list(statements)],
+    )
+
+
+def delete_applied(cur: psycopg.Cursor[Any], version: str) -> None:
+    cur.execute(f"DELETE FROM {TABLE} WHERE version = %s", [version])
+
+
+def record_history(
+    cur: psycopg.Cursor[Any],
+    *,
+    version: str,
+    name: str,
+    checksum: str | None,
+    operation: str,
+    success: bool,
+    started_at: datetime,
+    duration_ms: float,
+    runner: str,
+    error: str | None = None,
+) -> None:
+    cur.execute(
+        f"INSERT INTO {HISTORY} (version, name, checksum, operation, success, started_at, "
+        "duration_ms, runner, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [version, name, checksum, operation, success, started_at, duration_ms, runner, error],
+    )
+
+
+def read_history(conn: psycopg.Connection[Any], limit: int = 20) -> list[dict[str, Any]]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT to_regclass('{HISTORY}') IS NOT NULL")
+        row = cur.fetchone()
+        if not row or not row[0]:
+            return []
+        cur.execute(
+            f"SELECT version, name, operation, success, finished_at, duration_ms, executed_by, "
+            f"runner, error FROM {HISTORY} ORDER BY id DESC LIMIT %s",
+            [limit],
+        )
+        columns = [d.name for d in cur.description or []]
+        return [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]

@@ -92,7 +92,9 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _context(kwargs: dict[str, Any]) -> Context:
     output = kwargs.pop("output")
-    console = Console(stderr=output == "json", highlight=False, soft_wrap=True)
+    console = Console(stderr=output == "json", highlight=False)
+    if not console.is_terminal:
+        console.width = 160  # Job logs and pipes: long lines beat wrapped tables
     ctx = Context(
         database_url=kwargs.pop("database_url"),
         directory=kwargs.pop("directory"),

@@ -122,6 +122,10 @@ def show_plan(console: Console, plan: UpPlan, parsed: dict[str, ParsedFile]) -> 
             table.add_row(phase.name, m.version, m.up.name, str(len(p.executable)), mode,
                           "yes" if m.down else "[yellow]no[/]")  # fmt: skip
     console.print(table)
+    for m in plan.migrations:
+        for s in parsed[m.up.name].non_transactional:
+            console.print(f"[yellow]note:[/] {m.up.name}:{s.line}: {s.why_not_transactional} cannot run in a "
+                          "transaction; this file runs statement by statement", highlight=False)  # fmt: skip
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
 

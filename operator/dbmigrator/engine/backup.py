@@ -216,7 +216,7 @@ def restore_backup(dsn: Dsn, conn: psycopg.Connection[Any], path: Path) -> int:
              "-f", str(first), "-f", str(script)],
             dsn, "psql (restore)",
         )  # fmt: skip
-    return len(prelude)
+    return sum(1 for statement in prelude if statement.startswith("DROP "))
 
 
 def build_restore_prelude(conn: psycopg.Connection[Any], toc: list[TocEntry]) -> list[str]:
@@ -258,6 +258,26 @@ def build_restore_prelude(conn: psycopg.Connection[Any], toc: list[TocEntry]) ->
             if (schema, name) not in in_backup_funcs:
                 ident = sql.Identifier(schema, name).as_string(conn)
                 statements.append(f"DROP FUNCTION IF EXISTS {ident}({args}) CASCADE")
+        # Tables the restore re-creates would pick up today's ALTER DEFAULT PRIVILEGES grants,
+        # which pg_dump's ACLs do not revoke: clear the schema-level defaults first; the backup
+        # replays its own at the end.
+        cur.execute(
+            "SELECT DISTINCT pg_get_userbyid(d.defaclrole), n.nspname, d.defaclobjtype::text, "
+            "CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END "
+            "FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, "
+            "aclexplode(d.defaclacl) a WHERE n.nspname = ANY(%s)",
+            [schemas],
+        )
+        objects = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
+        for role, schema, objtype, grantee in cur.fetchall():
+            if objtype not in objects:
+                continue
+            who = sql.Identifier(grantee).as_string(conn) if grantee else "PUBLIC"
+            statements.append(
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {sql.Identifier(role).as_string(conn)} "
+                f"IN SCHEMA {sql.Identifier(schema).as_string(conn)} "
+                f"REVOKE ALL ON {objects[objtype]} FROM {who}"
+            )
     return statements
 
 

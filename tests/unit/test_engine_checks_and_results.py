@@ -1,0 +1,64 @@
+"""The checks file and the compact JSON result a Job leaves in its termination message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dbmigrator.engine.checksfile import parse_checks, render_checks_json
+from dbmigrator.engine.errors import InputError
+from dbmigrator.engine.results import (
+    AppliedMigration,
+    CheckFailure,
+    ErrorInfo,
+    RunResult,
+    ValidationSummary,
+    parse_result,
+    render_compact,
+)
+
+
+def test_checks_parse_defaults_and_round_trip() -> None:
+    c = parse_checks(
+        "roleProbes:\n  - {role: anon, sql: select 1, expect: empty}\n"
+        "queries:\n  - {name: q, sql: select 1}\nsecurity: {requireRlsOnExposedTables: true}\n",
+        "checks.yaml",
+    )
+    assert c.queries[0].max_degradation_percent == 50
+    assert c.security.require_rls_on_exposed_tables
+    assert parse_checks(render_checks_json(c), "json") == c
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("roleProbes: [{role: anon, sql: x, expect: maybe}]", "roleProbes.0.expect"),
+        ("queries: [{name: a, sql: x}, {name: a, sql: y}]", "unique"),
+        ("rolesProbes: []", "rolesProbes"),
+        ("roleProbes: [\n", "checks.yaml:"),
+        ("- just a list", "expected a mapping"),
+    ],
+)
+def test_bad_checks_name_the_key(text: str, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_checks(text, "checks.yaml")
+    assert message in str(err.value)
+
+
+def test_compact_result_fits_4096_bytes_and_keeps_the_error() -> None:
+    big = RunResult(
+        command="up", ok=False, exit_code=1, current_version="150",
+        applied=[AppliedMigration(version=f"{i:03d}", name="m" * 40, checksum="sha256:" + "a" * 64)
+                 for i in range(200)],
+        validation=ValidationSummary(passed=False, total=900, failed=300, failures=[
+            CheckFailure(check="object", target=f"table public.t{i}", message="missing") for i in range(300)]),
+        error=ErrorInfo(kind="validation", message="x" * 3000, file="150_m.sql", line=3),
+    )  # fmt: skip
+    text = render_compact(big)
+    assert len(text.encode()) <= 4096
+    parsed = parse_result(text)
+    assert parsed.truncated and parsed.error is not None and parsed.error.file == "150_m.sql"
+    assert parsed.validation is not None and parsed.validation.failed == 300
+    small = RunResult(command="up", ok=True, exit_code=0)
+    assert json.loads(render_compact(small))["truncated"] is False

@@ -1,0 +1,217 @@
+"""`make bench-engine`: dbmigrator against the tools people use by hand, side by side in one run.
+
+1. `dbmigrator up` vs `psql -v ON_ERROR_STOP=1 -1 -f FILE` per file (the guide's way), for the
+   shop's eight files and for 200 generated small migrations; validation off, then its cost.
+2. `dbmigrator backup` vs raw `pg_dump -Fc` on a generated dataset of a few hundred MB.
+
+Runs alternate between the contenders, each on a fresh database cloned from the same template,
+and the medians are compared as ratios (this machine is noisy; absolute times mean little).
+Writes the "## Engine" section of docs/benchmarks.md when given --write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from localpg import LocalPostgres
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = Path(sys.executable).parent / "dbmigrator"
+
+
+def timed(fn: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def sh(cmd: list[str], env: dict[str, str]) -> None:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed: {proc.stderr[-2000:]}")
+
+
+def generate_small_set(directory: Path, count: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(1, count + 1):
+        (directory / f"{i:03d}_table_{i}.sql").write_text(
+            f"create table if not exists public.t{i} (id bigint primary key, name text not null, "
+            f"created_at timestamptz default now());\n"
+            f"create index if not exists idx_t{i}_name on public.t{i} (name);\n"
+            f"insert into public.t{i} (id, name) select g, 'n' || g from generate_series(1, 20) g "
+            f"on conflict do nothing;\n"
+        )
+
+
+class Bench:
+    def __init__(self, pg: LocalPostgres, rounds: int) -> None:
+        self.pg = pg
+        self.rounds = rounds
+        self.n = 0
+        self.admin = psycopg.connect(pg.dsn(), autocommit=True)
+        self.env = {**os.environ, "PGPASSWORD": pg.password}
+        self.env.pop("DBMIGRATOR_CHECKS_JSON", None)
+
+    def fresh(self, template: str) -> str:
+        self.n += 1
+        name = f"bench_{self.n}"
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'.encode())
+        return name
+
+    def drop(self, name: str) -> None:
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+    def psql(self, db: str) -> list[str]:
+        return ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "postgres", "-d", db]
+
+    def compare(self, template: str, contenders: dict[str, Callable[[str], None]]) -> dict[str, list[float]]:
+        times: dict[str, list[float]] = {k: [] for k in contenders}
+        for _ in range(self.rounds):
+            for label, run in contenders.items():
+                db = self.fresh(template)
+                times[label].append(timed(lambda run=run, db=db: run(db)))  # type: ignore[misc]
+                self.drop(db)
+        return times
+
+
+def migrate_contenders(bench: Bench, directory: Path) -> dict[str, Callable[[str], None]]:
+    files = sorted(p for p in directory.glob("*.sql") if not p.name.endswith(".down.sql"))
+
+    def psql_per_file(db: str) -> None:
+        for f in files:
+            sh([*bench.psql(db), "-v", "ON_ERROR_STOP=1", "-1", "-f", str(f)], bench.env)
+
+    def dbmigrator(validate: bool) -> Callable[[str], None]:
+        def run(db: str) -> None:
+            args = [str(CLI), "up", "--dir", str(directory), "-o", "json"]
+            if not validate:
+                args.append("--no-validate")
+            sh(args, {**bench.env, "DATABASE_URL": bench.pg.dsn(db)})
+
+        return run
+
+    return {
+        "psql -1 -f per file": psql_per_file,
+        "dbmigrator up --no-validate": dbmigrator(False),
+        "dbmigrator up (validation on)": dbmigrator(True),
+    }
+
+
+def make_template(bench: Bench, name: str, bootstrap: bool) -> str:
+    bench.admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    if bootstrap:
+        sh([str(CLI), "bootstrap"], {**bench.env, "DATABASE_URL": bench.pg.dsn(name)})
+    return name
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report_migrate(title: str, times: dict[str, list[float]], out: list[str]) -> None:
+    base = med(times["psql -1 -f per file"])
+    fast = med(times["dbmigrator up --no-validate"])
+    full = med(times["dbmigrator up (validation on)"])
+    out.append(f"| {title} | {base:.2f} s | {fast:.2f} s | **{fast / base:.2f}×** | {full:.2f} s | {full / fast:.2f}× |")
+
+
+def bench_backup(bench: Bench, megabytes: int, out: list[str]) -> None:
+    db = "bench_backup_data"
+    bench.admin.execute(f'DROP DATABASE IF EXISTS "{db}"'.encode())
+    bench.admin.execute(f'CREATE DATABASE "{db}"'.encode())
+    rows = megabytes * 1024 * 1024 // 200
+    with psycopg.connect(bench.pg.dsn(db), autocommit=True) as conn:
+        conn.execute(b"create table events (id bigint primary key, kind text, payload text, at timestamptz)")
+        conn.execute(
+            "insert into events select g, 'kind' || (g %% 17), md5(g::text) || repeat(md5((g * 7)::text), 4), "
+            "now() - (g || ' seconds')::interval from generate_series(1, %s) g",
+            [rows],
+        )
+        size = conn.execute(b"select pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+    tmp = Path(tempfile.mkdtemp(prefix="dbmigrator-bench-"))
+    times: dict[str, list[float]] = {"pg_dump -Fc": [], "dbmigrator backup": []}
+    env = {**bench.env, "DATABASE_URL": bench.pg.dsn(db)}
+    pg_dump = f"/usr/lib/postgresql/{bench.pg.major}/bin/pg_dump"
+    for i in range(bench.rounds):
+        raw = tmp / f"raw{i}.dump"
+        times["pg_dump -Fc"].append(timed(lambda raw=raw: sh(
+            [pg_dump, "-Fc", "-h", "127.0.0.1", "-p", str(bench.pg.port), "-U", "postgres", "-f", str(raw), db], env)))  # type: ignore[misc]
+        times["dbmigrator backup"].append(timed(lambda i=i: sh(
+            [str(CLI), "backup", "--out", str(tmp / f"ours{i}.dump"), "-o", "json"], env)))  # type: ignore[misc]
+        for f in tmp.glob("*"):
+            f.unlink()
+    base, ours = med(times["pg_dump -Fc"]), med(times["dbmigrator backup"])
+    out.append("")
+    out.append(f"Backup of a generated {size / 1e6:.0f} MB database ({rows:,} rows), {bench.rounds} alternating runs:")
+    out.append("")
+    out.append("| contender | median | ratio |")
+    out.append("|---|---|---|")
+    out.append(f"| `pg_dump -Fc` | {base:.2f} s | 1.00× |")
+    out.append(f"| `dbmigrator backup` (pg_dump -Fc + pg_restore --list + sha256 + sidecar) | {ours:.2f} s | **{ours / base:.2f}×** |")
+    bench.admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'.encode())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--small", type=int, default=200)
+    parser.add_argument("--backup-mb", type=int, default=300)
+    parser.add_argument("--write", type=Path, default=None)
+    args = parser.parse_args()
+    out = [
+        "## Engine",
+        "",
+        f"Measured by `make bench-engine` (`tools/bench_engine.py --rounds {args.rounds}`) on "
+        f"{os.cpu_count()} cores, PostgreSQL and the contenders on the same machine, alternating "
+        "runs, each on a fresh database cloned from the same template. Medians; ratios are what "
+        "to read (the machine is noisy).",
+        "",
+        "| migration set | `psql -v ON_ERROR_STOP=1 -1 -f` per file | `dbmigrator up --no-validate` | ratio | `dbmigrator up` with validation | validation cost |",
+        "|---|---|---|---|---|---|",
+    ]
+    with LocalPostgres() as pg, tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(pg, args.rounds)
+        shop_template = make_template(bench, "tpl_shop", bootstrap=True)
+        times = bench.compare(shop_template, migrate_contenders(bench, REPO / "migrations"))
+        report_migrate("shop, 8 files", times, out)
+        small = Path(tmp) / "small"
+        generate_small_set(small, args.small)
+        small_template = make_template(bench, "tpl_small", bootstrap=False)
+        times = bench.compare(small_template, migrate_contenders(bench, small))
+        report_migrate(f"generated, {args.small} small files", times, out)
+        out.append("")
+        out.append(
+            "dbmigrator does more than psql here: it parses every file first, takes the advisory "
+            "lock, writes the Supabase tracking row and a history row in each file's transaction. "
+            "Validation runs after every migration (object, RLS, probe and FK checks; the shop "
+            "also times three queries 6× each with EXPLAIN ANALYZE), so its cost grows with the "
+            "number of files."
+        )
+        bench_backup(bench, args.backup_mb, out)
+        bench.admin.close()
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.write:
+        write_section(args.write, "## Engine", text)
+    return 0
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+    updated = pattern.sub(lambda _: text + "\n", current) if pattern.search(current) else current.rstrip() + "\n\n" + text
+    path.write_text(updated)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,7 +27,9 @@ class CliResult:
 
 def run_cli(*args: str, dsn: str | None = None, env: dict[str, str] | None = None,
             timeout: float = 300) -> CliResult:  # fmt: skip
-    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DBMIGRATOR_CHECKS_JSON")}
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DBMIGRATOR_CHECKS_JSON")
+    }
     if dsn is not None:
         full_env["DATABASE_URL"] = dsn
     full_env.update(env or {})

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,9 +73,23 @@ class Bench:
         self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
     def psql(self, db: str) -> list[str]:
-        return ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "postgres", "-d", db]
+        return [
+            "psql",
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.pg.port),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+        ]
 
-    def compare(self, template: str, contenders: dict[str, Callable[[str], None]]) -> dict[str, list[float]]:
+    def compare(
+        self, template: str, contenders: dict[str, Callable[[str], None]]
+    ) -> dict[str, list[float]]:
         times: dict[str, list[float]] = {k: [] for k in contenders}
         for _ in range(self.rounds):
             for label, run in contenders.items():
@@ -122,7 +137,9 @@ def report_migrate(title: str, times: dict[str, list[float]], out: list[str]) ->
     base = med(times["psql -1 -f per file"])
     fast = med(times["dbmigrator up --no-validate"])
     full = med(times["dbmigrator up (validation on)"])
-    out.append(f"| {title} | {base:.2f} s | {fast:.2f} s | **{fast / base:.2f}×** | {full:.2f} s | {full / fast:.2f}× |")
+    out.append(
+        f"| {title} | {base:.2f} s | {fast:.2f} s | **{fast / base:.2f}×** | {full:.2f} s | {full / fast:.2f}× |"
+    )
 
 
 def bench_backup(bench: Bench, megabytes: int, out: list[str]) -> None:
@@ -131,7 +148,9 @@ def bench_backup(bench: Bench, megabytes: int, out: list[str]) -> None:
     bench.admin.execute(f'CREATE DATABASE "{db}"'.encode())
     rows = megabytes * 1024 * 1024 // 200
     with psycopg.connect(bench.pg.dsn(db), autocommit=True) as conn:
-        conn.execute(b"create table events (id bigint primary key, kind text, payload text, at timestamptz)")
+        conn.execute(
+            b"create table events (id bigint primary key, kind text, payload text, at timestamptz)"
+        )
         conn.execute(
             "insert into events select g, 'kind' || (g %% 17), md5(g::text) || repeat(md5((g * 7)::text), 4), "
             "now() - (g || ' seconds')::interval from generate_series(1, %s) g",
@@ -144,20 +163,47 @@ def bench_backup(bench: Bench, megabytes: int, out: list[str]) -> None:
     pg_dump = f"/usr/lib/postgresql/{bench.pg.major}/bin/pg_dump"
     for i in range(bench.rounds):
         raw = tmp / f"raw{i}.dump"
-        times["pg_dump -Fc"].append(timed(lambda raw=raw: sh(
-            [pg_dump, "-Fc", "-h", "127.0.0.1", "-p", str(bench.pg.port), "-U", "postgres", "-f", str(raw), db], env)))  # type: ignore[misc]
-        times["dbmigrator backup"].append(timed(lambda i=i: sh(
-            [str(CLI), "backup", "--out", str(tmp / f"ours{i}.dump"), "-o", "json"], env)))  # type: ignore[misc]
+        times["pg_dump -Fc"].append(
+            timed(
+                lambda raw=raw: sh(
+                    [
+                        pg_dump,
+                        "-Fc",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(bench.pg.port),
+                        "-U",
+                        "postgres",
+                        "-f",
+                        str(raw),
+                        db,
+                    ],
+                    env,
+                )
+            )
+        )  # type: ignore[misc]
+        times["dbmigrator backup"].append(
+            timed(
+                lambda i=i: sh(
+                    [str(CLI), "backup", "--out", str(tmp / f"ours{i}.dump"), "-o", "json"], env
+                )
+            )
+        )  # type: ignore[misc]
         for f in tmp.glob("*"):
             f.unlink()
     base, ours = med(times["pg_dump -Fc"]), med(times["dbmigrator backup"])
     out.append("")
-    out.append(f"Backup of a generated {size / 1e6:.0f} MB database ({rows:,} rows), {bench.rounds} alternating runs:")
+    out.append(
+        f"Backup of a generated {size / 1e6:.0f} MB database ({rows:,} rows), {bench.rounds} alternating runs:"
+    )
     out.append("")
     out.append("| contender | median | ratio |")
     out.append("|---|---|---|")
     out.append(f"| `pg_dump -Fc` | {base:.2f} s | 1.00× |")
-    out.append(f"| `dbmigrator backup` (pg_dump -Fc + pg_restore --list + sha256 + sidecar) | {ours:.2f} s | **{ours / base:.2f}×** |")
+    out.append(
+        f"| `dbmigrator backup` (pg_dump -Fc + pg_restore --list + sha256 + sidecar) | {ours:.2f} s | **{ours / base:.2f}×** |"
+    )
     bench.admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'.encode())
 
 
@@ -209,7 +255,11 @@ def main() -> int:
 def write_section(path: Path, heading: str, text: str) -> None:
     current = path.read_text() if path.exists() else "# Benchmarks\n\n"
     pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    updated = pattern.sub(lambda _: text + "\n", current) if pattern.search(current) else current.rstrip() + "\n\n" + text
+    updated = (
+        pattern.sub(lambda _: text + "\n", current)
+        if pattern.search(current)
+        else current.rstrip() + "\n\n" + text
+    )
     path.write_text(updated)
 
 

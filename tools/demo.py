@@ -62,7 +62,9 @@ def main() -> int:
         step("Prerequisite 1: back up with pg_dump, verified readable")
         run("backup", "--out", str(work / "backups"), "--keep", "5", env=env)
 
-        step("Prerequisite 2: rehearse on a scratch copy (restore the backup, migrate, validate, drop)")
+        step(
+            "Prerequisite 2: rehearse on a scratch copy (restore the backup, migrate, validate, drop)"
+        )
         run("rehearse", *PHASES, env=env)
 
         step("Apply in the guide's three phases, validating after each migration")
@@ -78,7 +80,9 @@ def main() -> int:
         step("And forward again")
         run("up", env=env)
 
-        step("A broken migration is refused with file, line and SQLSTATE; the database is unchanged")
+        step(
+            "A broken migration is refused with file, line and SQLSTATE; the database is unchanged"
+        )
         broken = work / "broken"
         shutil.copytree(REPO / "migrations", broken)
         (broken / "009_add_loyalty_points.sql").write_text(

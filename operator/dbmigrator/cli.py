@@ -27,6 +27,7 @@ from dbmigrator.console import (
     show_result,
     show_status,
 )
+from dbmigrator.engine import tracking
 from dbmigrator.engine.backup import restore_backup, server_major, verify_backup, write_backup
 from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub
 from dbmigrator.engine.errors import EngineError, InputError
@@ -35,7 +36,6 @@ from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 from dbmigrator.engine.results import RunResult, render_compact, render_json
 from dbmigrator.engine.runner import Engine, RunOptions
 from dbmigrator.engine.source import read_checks, read_migration_dir
-from dbmigrator.engine import tracking
 
 
 @dataclass
@@ -136,7 +136,7 @@ def _write_termination_log(path: Path, result: RunResult) -> None:
 def _fail(ctx: Context | None, command: str, exc: EngineError) -> NoReturn:
     dsn = ctx.dsn if ctx else None
     exc.message = scrub(exc.message, dsn)
-    result = RunResult(command=command, ok=False, exit_code=exc.exit_code, error=exc.info())  # type: ignore[arg-type]
+    result = RunResult(command=command, ok=False, exit_code=exc.exit_code, error=exc.info())
     if ctx is None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

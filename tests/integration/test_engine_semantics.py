@@ -11,7 +11,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from tests.helpers import CLI, query, run_cli, write_set
 
 BASE = {
@@ -43,14 +42,21 @@ def test_failure_mid_file_leaves_database_as_before_that_file(dsn: str, tmp_path
     assert error["sqlstate"] == "42P01"
     assert 'relation "public.nope" does not exist' in error["message"]
     assert result["currentVersion"] == "001"
-    tables = {r[0] for r in query(dsn, "select tablename from pg_tables where schemaname = 'public'")}
+    tables = {
+        r[0] for r in query(dsn, "select tablename from pg_tables where schemaname = 'public'")
+    }
     assert tables == {"accounts"}
-    failed = query(dsn, "select version, success from supabase_migrations.dbmigrator_history where version = '002'")
+    failed = query(
+        dsn,
+        "select version, success from supabase_migrations.dbmigrator_history where version = '002'",
+    )
     assert failed == [("002", False)]
 
 
 def test_error_shows_hint(dsn: str, tmp_path: Path) -> None:
-    d = write_set(tmp_path / "m", {"001_x.sql": "select * from pg_class where relname = 1::text::int;\n"})
+    d = write_set(
+        tmp_path / "m", {"001_x.sql": "select * from pg_class where relname = 1::text::int;\n"}
+    )
     out = run_cli("up", "--dir", str(d), dsn=dsn)
     assert out.returncode == 1
     assert "001_x.sql:1:" in out.output and "ERROR 42883" in out.output and "hint:" in out.output
@@ -63,9 +69,13 @@ def test_concurrent_up_applies_each_file_once(dsn: str, tmp_path: Path) -> None:
     })  # fmt: skip
     env = {"DATABASE_URL": dsn}
     procs = [
-        subprocess.Popen([str(CLI), "up", "--dir", str(d), "-o", "json", "--no-validate"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**__import__("os").environ, **env})  # fmt: skip
+        subprocess.Popen(
+            [str(CLI), "up", "--dir", str(d), "-o", "json", "--no-validate"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**__import__("os").environ, **env},
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -94,7 +104,9 @@ def test_second_runner_gives_up_naming_the_lock_holder(dsn: str, tmp_path: Path)
 
 def test_lock_timeout_is_retried_then_succeeds(dsn: str, tmp_path: Path) -> None:
     query(dsn, "create table public.busy (id int)")
-    d = write_set(tmp_path / "m", {"001_alter.sql": "alter table public.busy add column note text;\n"})
+    d = write_set(
+        tmp_path / "m", {"001_alter.sql": "alter table public.busy add column note text;\n"}
+    )
     holder = psycopg.connect(dsn)
     holder.execute("lock table public.busy in access share mode")  # blocks ALTER TABLE
 
@@ -111,14 +123,29 @@ def test_lock_timeout_is_retried_then_succeeds(dsn: str, tmp_path: Path) -> None
 
 def test_lock_timeout_gives_up_after_bounded_retries(dsn: str, tmp_path: Path) -> None:
     query(dsn, "create table public.busy (id int)")
-    d = write_set(tmp_path / "m", {"001_alter.sql": "alter table public.busy add column note text;\n"})
+    d = write_set(
+        tmp_path / "m", {"001_alter.sql": "alter table public.busy add column note text;\n"}
+    )
     with psycopg.connect(dsn) as holder:
         holder.execute("lock table public.busy in access share mode")
-        out = run_cli("up", "--dir", str(d), "--lock-timeout", "100ms", "--retries", "1", "-o", "json", dsn=dsn)
+        out = run_cli(
+            "up",
+            "--dir",
+            str(d),
+            "--lock-timeout",
+            "100ms",
+            "--retries",
+            "1",
+            "-o",
+            "json",
+            dsn=dsn,
+        )
     assert out.returncode == 1
     error = json.loads(out.stdout)["error"]
     assert error["sqlstate"] == "55P03" and "after 1 retry" in error["message"]
-    assert query(dsn, "select count(*) from information_schema.columns where column_name = 'note'") == [(0,)]
+    assert query(
+        dsn, "select count(*) from information_schema.columns where column_name = 'note'"
+    ) == [(0,)]
 
 
 def test_drift_is_refused_and_shown_until_repaired(dsn: str, tmp_path: Path) -> None:
@@ -153,7 +180,10 @@ def test_non_transactional_file_runs_statement_by_statement(dsn: str, tmp_path: 
     out = run_cli("up", "--dir", str(d), dsn=dsn)
     assert out.returncode == 0, out.output
     assert "statement by statement" in out.output
-    assert query(dsn, "select indisvalid from pg_index where indexrelid = 'public.idx_accounts_email'::regclass") == [(True,)]
+    assert query(
+        dsn,
+        "select indisvalid from pg_index where indexrelid = 'public.idx_accounts_email'::regclass",
+    ) == [(True,)]
 
 
 def test_failed_concurrent_index_leaves_no_invalid_index(dsn: str, tmp_path: Path) -> None:
@@ -166,7 +196,9 @@ def test_failed_concurrent_index_leaves_no_invalid_index(dsn: str, tmp_path: Pat
     error = json.loads(out.stdout)["error"]
     assert error["sqlstate"] == "23505" and error["line"] == 2
     assert "stay committed" in error["message"]
-    assert query(dsn, "select count(*) from pg_class where relname = 'idx_accounts_email_u'") == [(0,)]
+    assert query(dsn, "select count(*) from pg_class where relname = 'idx_accounts_email_u'") == [
+        (0,)
+    ]
 
 
 def test_degraded_query_fails_validation_and_can_revert(dsn: str, tmp_path: Path) -> None:
@@ -182,7 +214,9 @@ def test_degraded_query_fails_validation_and_can_revert(dsn: str, tmp_path: Path
     }
     d = write_set(tmp_path / "m", files)
     checks = tmp_path / "checks.yaml"
-    checks.write_text("queries:\n  - {name: by-code, sql: \"select * from public.items where code = 'c4242'\"}\n")
+    checks.write_text(
+        "queries:\n  - {name: by-code, sql: \"select * from public.items where code = 'c4242'\"}\n"
+    )
     assert run_cli("up", "--dir", str(d), "--target", "001", dsn=dsn).returncode == 0
     out = run_cli("up", "--dir", str(d), "--checks", str(checks), "-o", "json", dsn=dsn)
     assert out.returncode == 1, out.output
@@ -195,7 +229,18 @@ def test_degraded_query_fails_validation_and_can_revert(dsn: str, tmp_path: Path
     assert result["currentVersion"] == "002"  # default --on-failure stop keeps it
 
     assert run_cli("down", "--dir", str(d), "--target", "001", dsn=dsn).returncode == 0
-    reverted = run_cli("up", "--dir", str(d), "--checks", str(checks), "--on-failure", "down", "-o", "json", dsn=dsn)
+    reverted = run_cli(
+        "up",
+        "--dir",
+        str(d),
+        "--checks",
+        str(checks),
+        "--on-failure",
+        "down",
+        "-o",
+        "json",
+        dsn=dsn,
+    )
     assert reverted.returncode == 1
     result = json.loads(reverted.stdout)
     assert [r["version"] for r in result["reverted"]] == ["002"]
@@ -235,7 +280,10 @@ def test_role_probes_and_rls_checks(dsn: str, tmp_path: Path) -> None:
 
 
 def test_missing_object_fails_validation(dsn: str, tmp_path: Path) -> None:
-    d = write_set(tmp_path / "m", {"001_f.sql": "create function public.f() returns int language sql as 'select 1';\n"})
+    d = write_set(
+        tmp_path / "m",
+        {"001_f.sql": "create function public.f() returns int language sql as 'select 1';\n"},
+    )
     assert run_cli("up", "--dir", str(d), dsn=dsn).returncode == 0
     query(dsn, "drop function public.f()")
     out = run_cli("validate", "--dir", str(d), "-o", "json", dsn=dsn)
@@ -265,8 +313,16 @@ def test_termination_log_holds_the_compact_result(dsn: str, tmp_path: Path) -> N
         ({"001_a.sql": "select 1;"}, ["--target", "009"], "target version 009 is not a migration"),
         ({"001_a.sql": "select 1;\nselec 2;\n"}, [], "001_a.sql:2: syntax error"),
         ({"001_a.sql": "\\set x 1\nselect 1;\n"}, [], "psql meta-commands"),
-        ({"001_a.sql": "select 1;", "seed.sql": "select 1;"}, [], "seed.sql: not a migration file name"),
-        ({"001_a.sql": "select 1;", "002_b.down.sql": "select 1;"}, [], "down file without an up file"),
+        (
+            {"001_a.sql": "select 1;", "seed.sql": "select 1;"},
+            [],
+            "seed.sql: not a migration file name",
+        ),
+        (
+            {"001_a.sql": "select 1;", "002_b.down.sql": "select 1;"},
+            [],
+            "down file without an up file",
+        ),
         ({"001_a.sql": "rollback;"}, [], "ROLLBACK is not allowed"),
         ({"001_a.sql": "select 1;"}, ["--phase", "x"], "expected NAME=THROUGH"),
         ({"001_a.sql": "select 1;", "002_b.sql": "select 1;"}, ["--phase", "p=001"], "last phase"),

@@ -14,7 +14,9 @@ PHASES = ["--phase", "core-infrastructure=003", "--phase", "payment-and-audit=00
 
 
 def _tables(dsn: str) -> set[str]:
-    rows = query(dsn, "select table_name from information_schema.tables where table_schema = 'public'")
+    rows = query(
+        dsn, "select table_name from information_schema.tables where table_schema = 'public'"
+    )
     return {str(r[0]) for r in rows}
 
 
@@ -34,10 +36,15 @@ def test_up_applies_all_then_nothing_then_round_trips(dsn: str) -> None:
     assert result["currentVersion"] == "008"
     assert result["validation"]["passed"] is True
     assert result["validation"]["failed"] == 0
-    rows = query(dsn, "select version, name, statements is not null from supabase_migrations.schema_migrations order by 1")
+    rows = query(
+        dsn,
+        "select version, name, statements is not null from supabase_migrations.schema_migrations order by 1",
+    )
     assert [r[0] for r in rows] == [f"00{i}" for i in range(1, 9)]
     assert all(r[2] for r in rows)
-    migrated = query(dsn, "select count(*) from public.spare_parts where legacy_product_id is not null")[0][0]
+    migrated = query(
+        dsn, "select count(*) from public.spare_parts where legacy_product_id is not null"
+    )[0][0]
     legacy = query(dsn, "select count(*) from public.products")[0][0]
     assert migrated == legacy and legacy > 0
 
@@ -51,15 +58,27 @@ def test_up_applies_all_then_nothing_then_round_trips(dsn: str) -> None:
     assert [r["version"] for r in down_result["reverted"]] == ["008", "007", "006"]
     assert down_result["currentVersion"] == "005"
     assert "admin_roles" not in _tables(dsn)
-    assert query(dsn, "select count(*) from public.spare_parts where legacy_product_id is not null")[0][0] == 0
-    assert query(dsn, "select count(*) from pg_publication_tables where pubname = 'supabase_realtime'")[0][0] == 0
+    assert (
+        query(dsn, "select count(*) from public.spare_parts where legacy_product_id is not null")[
+            0
+        ][0]
+        == 0
+    )
+    assert (
+        query(
+            dsn, "select count(*) from pg_publication_tables where pubname = 'supabase_realtime'"
+        )[0][0]
+        == 0
+    )
 
     up_again = run_cli("up", "--dir", SHOP, "-o", "json", dsn=dsn)
     assert up_again.returncode == 0, up_again.output
     assert [a["version"] for a in json.loads(up_again.stdout)["applied"]] == ["006", "007", "008"]
     assert "admin_roles" in _tables(dsn)
 
-    validate = run_cli("validate", "--dir", SHOP, "--checks", f"{SHOP}/checks.yaml", "-o", "json", dsn=dsn)
+    validate = run_cli(
+        "validate", "--dir", SHOP, "--checks", f"{SHOP}/checks.yaml", "-o", "json", dsn=dsn
+    )
     assert validate.returncode == 0, validate.output
     summary = json.loads(validate.stdout)["validation"]
     assert summary["passed"] and summary["total"] > 50
@@ -87,7 +106,9 @@ def test_rehearse_leaves_the_database_untouched(dsn: str) -> None:
     assert result["validation"]["passed"]
     assert result["backup"]["sizeBytes"] > 0
     assert _tables(dsn) == before
-    assert query(dsn, "select max(version) from supabase_migrations.schema_migrations")[0][0] == "003"
+    assert (
+        query(dsn, "select max(version) from supabase_migrations.schema_migrations")[0][0] == "003"
+    )
     leftovers = query(dsn, "select datname from pg_database where datname like '%rehearsal%'")
     assert leftovers == []
 
@@ -95,7 +116,9 @@ def test_rehearse_leaves_the_database_untouched(dsn: str) -> None:
 def test_backup_then_restore_brings_back_the_backup_state(dsn: str, tmp_path: Path) -> None:
     _bootstrap(dsn)
     assert run_cli("up", "--dir", SHOP, "--target", "005", dsn=dsn).returncode == 0
-    out = run_cli("backup", "--dir", SHOP, "--out", str(tmp_path / "b"), "--keep", "2", "-o", "json", dsn=dsn)
+    out = run_cli(
+        "backup", "--dir", SHOP, "--out", str(tmp_path / "b"), "--keep", "2", "-o", "json", dsn=dsn
+    )
     assert out.returncode == 0, out.output
     info = json.loads(out.stdout)["backup"]
     dump = Path(info["file"])
@@ -112,11 +135,15 @@ def test_backup_then_restore_brings_back_the_backup_state(dsn: str, tmp_path: Pa
     refused = run_cli("restore", "--dir", SHOP, "--from", str(dump), dsn=dsn)
     assert refused.returncode == 2 and "--yes" in refused.output
 
-    restored = run_cli("restore", "--dir", SHOP, "--from", str(dump), "--yes", "-o", "json", dsn=dsn)
+    restored = run_cli(
+        "restore", "--dir", SHOP, "--from", str(dump), "--yes", "-o", "json", dsn=dsn
+    )
     assert restored.returncode == 0, restored.output
     assert json.loads(restored.stdout)["currentVersion"] == "005"
     assert "admin_roles" not in _tables(dsn)
-    assert query(dsn, "select count(*) from public.categories where slug = 'after-backup'")[0][0] == 0
+    assert (
+        query(dsn, "select count(*) from public.categories where slug = 'after-backup'")[0][0] == 0
+    )
     # the restored database migrates forward again
     assert run_cli("up", "--dir", SHOP, dsn=dsn).returncode == 0
 
@@ -124,7 +151,12 @@ def test_backup_then_restore_brings_back_the_backup_state(dsn: str, tmp_path: Pa
 def test_backup_keep_prunes_oldest(dsn: str, tmp_path: Path) -> None:
     _bootstrap(dsn, legacy=False)
     for _ in range(3):
-        assert run_cli("backup", "--dir", SHOP, "--out", str(tmp_path), "--keep", "2", dsn=dsn).returncode == 0
+        assert (
+            run_cli(
+                "backup", "--dir", SHOP, "--out", str(tmp_path), "--keep", "2", dsn=dsn
+            ).returncode
+            == 0
+        )
         import time
 
         time.sleep(1.1)  # distinct timestamps in the names

@@ -45,7 +45,9 @@ def test_resolve_names_what_exists() -> None:
     s = build_migration_set("dir", [("001_a.sql", ""), ("002_b.sql", "")])
     assert s.resolve("2") == 2
     assert s.resolve("000", allow_zero=True) == 0
-    with pytest.raises(InputError, match=r"target version 009 is not a migration in dir \(have 001\.\.002\)"):
+    with pytest.raises(
+        InputError, match=r"target version 009 is not a migration in dir \(have 001\.\.002\)"
+    ):
         s.resolve("009")
     with pytest.raises(InputError, match="not a number"):
         s.resolve("abc")

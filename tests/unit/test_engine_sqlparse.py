@@ -19,7 +19,10 @@ def parse(text: str, name: str = "001_x.sql"):  # type: ignore[no-untyped-def]
 def test_statements_keep_their_lines_and_dollar_quotes() -> None:
     p = parse("-- comment\ncreate table t (id int);\n\ncreate function f() returns int\n"
               "language plpgsql as $$ begin return 1; end; $$;\n")  # fmt: skip
-    assert [(s.line, s.kind) for s in p.statements] == [(2, "CreateStmt"), (4, "CreateFunctionStmt")]
+    assert [(s.line, s.kind) for s in p.statements] == [
+        (2, "CreateStmt"),
+        (4, "CreateFunctionStmt"),
+    ]
     assert p.transactional
 
 

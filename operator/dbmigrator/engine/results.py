@@ -9,7 +9,8 @@ first) until the document fits, and says so with `truncated: true`.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -124,7 +125,7 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
     data = json.loads(text)
     data["truncated"] = True
     # Drop per-item detail first, then whole lists, keeping the counts and the error.
-    shrinkers = [
+    shrinkers: list[Callable[[dict[str, Any]], None]] = [
         lambda d: _trim_list(d.get("validation", {}), "failures", 5),
         lambda d: _trim_list(d, "performance", 5),
         lambda d: _trim_list(d, "applied", 20),

@@ -128,7 +128,7 @@ def parse_file(file: SqlFile) -> ParsedFile:
     statements: list[Statement] = []
     changes: list[Change] = []
     for item in raw:
-        node = item.stmt
+        node: Any = item.stmt
         start = item.stmt_location or 0
         length = item.stmt_len or (len(file.text) - start)
         text = file.text[start : start + length].strip()
@@ -246,14 +246,15 @@ def _rel(kind: ObjectKind, rangevar: Any) -> DbObject:
     return DbObject(kind, str(rangevar.relname), rangevar.schemaname)
 
 
-def _created(node: Any) -> list[DbObject]:  # noqa: PLR0911 - one branch per statement type
+def _created(node: Any) -> list[DbObject]:
     if isinstance(node, ast.CreateStmt):
         return [_rel("table", node.relation)]
     if isinstance(node, ast.CreateTableAsStmt):
         kind: ObjectKind = (
             "materialized view" if node.objtype == enums.ObjectType.OBJECT_MATVIEW else "table"
         )
-        return [_rel(kind, node.into.rel)]
+        into: Any = node.into
+        return [_rel(kind, into.rel)]
     if isinstance(node, ast.ViewStmt):
         return [_rel("view", node.view)]
     if isinstance(node, ast.CreateSeqStmt):
@@ -262,23 +263,23 @@ def _created(node: Any) -> list[DbObject]:  # noqa: PLR0911 - one branch per sta
         schema, name = _split_name(_strings(node.funcname))
         return [DbObject("function", name, schema)]
     if isinstance(node, ast.IndexStmt) and node.idxname:
-        rel = node.relation
+        rel: Any = node.relation
         return [
             DbObject("index", str(node.idxname), rel.schemaname, str(rel.relname), rel.schemaname)
         ]
     if isinstance(node, ast.CreatePolicyStmt):
-        t = node.table
+        t: Any = node.table
         return [DbObject("policy", str(node.policy_name), None, str(t.relname), t.schemaname)]
     if isinstance(node, ast.CreateTrigStmt):
-        r = node.relation
+        r: Any = node.relation
         return [DbObject("trigger", str(node.trigname), None, str(r.relname), r.schemaname)]
     if isinstance(node, ast.CreateSchemaStmt) and node.schemaname:
         return [DbObject("schema", str(node.schemaname))]
-    if isinstance(node, ast.CreateEnumStmt | ast.CompositeTypeStmt):
-        names = _strings(node.typeName) if isinstance(node, ast.CreateEnumStmt) else None
-        if names is None:
-            return [DbObject("type", str(node.typevar.relname), node.typevar.schemaname)]
-        schema, name = _split_name(names)
+    if isinstance(node, ast.CompositeTypeStmt):
+        typevar: Any = node.typevar
+        return [DbObject("type", str(typevar.relname), typevar.schemaname)]
+    if isinstance(node, ast.CreateEnumStmt):
+        schema, name = _split_name(_strings(node.typeName))
         return [DbObject("type", name, schema)]
     if isinstance(node, ast.CreateDomainStmt):
         schema, name = _split_name(_strings(node.domainname))

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
 
-.PHONY: install lint fmt test test-unit test-int test-e2e demo bench-engine clean
+.PHONY: install lint fmt test test-unit test-int test-e2e demo bench-engine clean crds
 
 install: $(VENV)/.installed
 
@@ -46,3 +46,20 @@ bench-engine: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .localpg .localcluster
+
+# The CRD and its reference are generated from operator/dbmigrator/api/models.py.
+crds: install
+	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd > crds/dbmigrator.io_databasemigrations.yaml
+	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd --reference > docs/crd-reference.md
+
+# ---- local Kubernetes control plane (tools/localcluster, docs/local-cluster.md) ----
+.PHONY: cluster-up cluster-down test-cluster
+
+cluster-up: install
+	PYTHONPATH=tools $(BIN)/python -m localcluster up
+
+cluster-down: install
+	PYTHONPATH=tools $(BIN)/python -m localcluster down
+
+test-cluster: install
+	$(PYTEST) -q tests/cluster

@@ -17,7 +17,7 @@ from rich.table import Table
 from dbmigrator.engine.files import Migration
 from dbmigrator.engine.planning import DownPlan, StatusReport, UpPlan
 from dbmigrator.engine.progress import Progress
-from dbmigrator.engine.results import RunResult
+from dbmigrator.engine.results import RunResult, format_error
 from dbmigrator.engine.sqlparse import ParsedFile, Statement
 
 OK = "[green]✓[/]"
@@ -194,7 +194,7 @@ def show_result(console: Console, result: RunResult) -> None:
         console.print(f"{OK} {summary_line(result)}", highlight=False)
     else:
         assert result.error is not None
-        console.print(f"{FAIL} {result.command} failed: {result.error.message}", highlight=False)
+        console.print(f"{FAIL} {result.command} failed: {format_error(result.error)}", highlight=False)
         if result.current_version is not None or result.from_version is not None:
             console.print(
                 f"  database is at version {result.current_version or 'none'}", highlight=False

@@ -129,7 +129,7 @@ def write_backup(
     sha256, size = _digest(partial)
     os.replace(partial, target)
     info = BackupInfo(
-        file=str(target),
+        file=display_path(target),
         size_bytes=size,
         sha256=sha256,
         version=version or "",
@@ -140,6 +140,26 @@ def write_backup(
     if keep is not None and target.parent == out:
         prune_backups(out, keep)
     return info
+
+
+def display_path(path: Path) -> str:
+    """The path as reported: relative to DBMIGRATOR_BACKUP_ROOT (a Job's backup volume) when
+    under it, so the status names the file on the volume, not a path inside one container."""
+    root = os.environ.get("DBMIGRATOR_BACKUP_ROOT")
+    if root:
+        try:
+            return str(path.resolve().relative_to(Path(root).resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def resolve_backup_path(path: Path) -> Path:
+    """A relative --from path is looked up under DBMIGRATOR_BACKUP_ROOT when that is set."""
+    root = os.environ.get("DBMIGRATOR_BACKUP_ROOT")
+    if root and not path.is_absolute() and not path.exists():
+        return Path(root) / path
+    return path
 
 
 def verify_backup(path: Path, major: int | None = None) -> int:

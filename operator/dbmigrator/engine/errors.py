@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbmigrator.engine.results import ErrorInfo, ErrorKind
+from dbmigrator.engine.results import ErrorInfo, ErrorKind, format_error
 
 
 @dataclass
@@ -31,17 +31,13 @@ class EngineError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        where = ""
-        if self.file:
-            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
-        state = f"ERROR {self.sqlstate}: " if self.sqlstate else ""
-        hint = f" (hint: {self.hint})" if self.hint else ""
-        return f"{where}{state}{self.message}{hint}"
+        return format_error(self.info())
 
     def info(self) -> ErrorInfo:
+        # The message alone: file, line, SQLSTATE and hint travel in their own fields.
         return ErrorInfo(
             kind=self.kind,
-            message=str(self),
+            message=self.message,
             file=self.file,
             line=self.line,
             sqlstate=self.sqlstate,

@@ -91,6 +91,16 @@ class ErrorInfo(_Wire):
     hint: str | None = None
 
 
+def format_error(error: ErrorInfo) -> str:
+    """`file:line: ERROR sqlstate: message (hint: ...)`, the way people read errors."""
+    where = ""
+    if error.file:
+        where = f"{error.file}:{error.line}: " if error.line else f"{error.file}: "
+    state = f"ERROR {error.sqlstate}: " if error.sqlstate else ""
+    hint = f" (hint: {error.hint})" if error.hint else ""
+    return f"{where}{state}{error.message}{hint}"
+
+
 class RunResult(_Wire):
     """Everything a command reports. Fields a command does not fill keep their defaults."""
 

@@ -28,9 +28,16 @@ from dbmigrator.console import (
     show_status,
 )
 from dbmigrator.engine import tracking
-from dbmigrator.engine.backup import restore_backup, server_major, verify_backup, write_backup
+from dbmigrator.engine.backup import (
+    resolve_backup_path,
+    restore_backup,
+    server_major,
+    verify_backup,
+    write_backup,
+)
 from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub
 from dbmigrator.engine.errors import EngineError, InputError
+from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.planning import current_version, parse_phase
 from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 from dbmigrator.engine.results import RunResult, render_compact, render_json
@@ -322,7 +329,7 @@ def restore(ctx: Context, source: Path, yes: bool) -> None:
         )
     dsn = ctx.resolve_dsn()
     engine = ctx.engine()
-    from dbmigrator.engine.locking import migration_lock
+    source = resolve_backup_path(source)
 
     with (
         connect(dsn, "restore") as conn,
@@ -386,6 +393,66 @@ def bootstrap(ctx: Context) -> None:
         "Supabase compatibility objects are in place (roles, auth schema, extensions)"
     )
     _finish(ctx, RunResult(command="bootstrap", ok=True, exit_code=0, database=dsn.dbname))
+
+
+DEFAULT_IMAGE = f"ghcr.io/dbmigrator/dbmigration-operator:{__version__}"
+
+
+@main.command("operator")
+@click.option(
+    "--namespace", "-n", "namespaces", multiple=True, help="Watch this namespace (repeatable)."
+)
+@click.option(
+    "--all-namespaces", "-A", "all_namespaces", is_flag=True, help="Watch every namespace."
+)
+@click.option(
+    "--kubeconfig", envvar="KUBECONFIG", default=None, help="Outside a cluster: the kubeconfig."
+)
+@click.option("--job-image", envvar="DBMIGRATOR_JOB_IMAGE", default=DEFAULT_IMAGE, show_default=True,
+              help="Image of the Jobs (the operator's own image) unless spec.job.image says otherwise.")  # fmt: skip
+@click.option("--metrics-port", envvar="DBMIGRATOR_METRICS_PORT", type=int, default=8080, show_default=True,
+              help="Prometheus /metrics port (0: off).")  # fmt: skip
+@click.option("--liveness-port", envvar="DBMIGRATOR_LIVENESS_PORT", type=int, default=8081, show_default=True,
+              help="kopf liveness endpoint http://0.0.0.0:PORT/healthz (0: off).")  # fmt: skip
+@click.option("--peering", envvar="DBMIGRATOR_PEERING", default=None,
+              help="kopf peering name: replicas with the same name never both act.")  # fmt: skip
+@click.option("--standalone", is_flag=True, help="No peering (a single replica).")
+@click.option("--priority", type=int, default=0, help="kopf peering priority of this replica.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="DBMIGRATOR_LOG_FORMAT",
+)
+@click.option("--verbose", "-v", is_flag=True)
+def operator(namespaces: tuple[str, ...], all_namespaces: bool, kubeconfig: str | None, job_image: str,
+             metrics_port: int, liveness_port: int, peering: str | None, standalone: bool,
+             priority: int, log_format: str, verbose: bool) -> None:  # fmt: skip
+    """Run the Kubernetes operator for DatabaseMigration resources."""
+    if bool(namespaces) == all_namespaces:
+        raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
+    import kopf  # the operator's dependencies load only for this command
+
+    from dbmigrator.controller import handlers, kube
+
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+    kube.load_config(kubeconfig)
+    kopf.configure(
+        verbose=verbose,
+        log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.PLAIN,
+    )
+    handlers.install(handlers.OperatorConfig(
+        namespaces=list(namespaces) or None, default_image=job_image, metrics_port=metrics_port,
+    ))  # fmt: skip
+    kopf.run(
+        clusterwide=all_namespaces,
+        namespaces=list(namespaces),
+        standalone=standalone or None,
+        peering_name=peering,
+        priority=priority,
+        liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
+    )
 
 
 def run() -> None:

@@ -63,3 +63,8 @@ cluster-down: install
 
 test-cluster: install
 	$(PYTEST) -q tests/cluster
+
+# The chart ships a byte-identical copy of the CRD (tests/unit/test_chart.py checks it).
+.PHONY: chart-crds
+chart-crds:
+	cp crds/dbmigrator.io_databasemigrations.yaml charts/dbmigration-operator/crds/dbmigrator.io_databasemigrations.yaml

@@ -1,0 +1,101 @@
+"""Condition types and the closed set of reasons the operator writes, plus `set_condition`.
+
+Conditions follow kstatus: `Reconciling` and `Stalled` are "abnormal-true" (present and True only
+while work is in progress or a human must act), `Ready` is the summary. `BackupReady` and
+`Validated` report the last backup and the last validation. Every reason names one step or one
+problem, so `kubectl get dbm -o jsonpath='{..reason}'` tells what happened without the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Literal
+
+from dbmigrator.api.models import Condition
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class ConditionType(StrEnum):
+    """The conditions the operator maintains on `status.conditions`."""
+
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    BACKUP_READY = "BackupReady"
+    VALIDATED = "Validated"
+
+
+class Reason(StrEnum):
+    """Every reason the operator writes on a condition (and on Events)."""
+
+    # Work in progress (Reconciling=True).
+    BACKING_UP = "BackingUp"
+    REHEARSING = "Rehearsing"
+    MIGRATING = "Migrating"
+    ROLLING_BACK = "RollingBack"
+    RESTORING = "Restoring"
+    WAITING_FOR_JOB = "WaitingForJob"
+    SUSPENDING = "Suspending"
+    # Outcomes.
+    SUCCEEDED = "Succeeded"
+    SUSPENDED = "Suspended"
+    BACKUP_SUCCEEDED = "BackupSucceeded"
+    CHECKS_PASSED = "ChecksPassed"
+    # Failures reported by a Job (Stalled=True, except the transient ones while retried).
+    MIGRATION_FAILED = "MigrationFailed"
+    VALIDATION_FAILED = "ValidationFailed"
+    BACKUP_FAILED = "BackupFailed"
+    REHEARSAL_FAILED = "RehearsalFailed"
+    ROLLBACK_FAILED = "RollbackFailed"
+    RESTORE_FAILED = "RestoreFailed"
+    DRIFT_DETECTED = "DriftDetected"
+    INVALID_MIGRATIONS = "InvalidMigrations"
+    DATABASE_UNREACHABLE = "DatabaseUnreachable"
+    DATABASE_LOCKED = "DatabaseLocked"
+    JOB_FAILED = "JobFailed"
+    TARGET_NOT_REACHED = "TargetNotReached"
+    # Input the user must fix (Stalled=True, no retry until something changes).
+    SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 - a reason, not a secret
+    SECRET_KEY_NOT_FOUND = "SecretKeyNotFound"  # noqa: S105 - a reason, not a secret
+    CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
+    TARGET_VERSION_NOT_FOUND = "TargetVersionNotFound"
+    INVALID_PHASES = "InvalidPhases"
+    DOWN_FILE_MISSING = "DownFileMissing"
+    BACKUP_REQUIRED = "BackupRequired"
+
+
+def find_condition(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    """The condition of `type_`, or None."""
+    return next((c for c in conditions if c.type == type_), None)
+
+
+def set_condition(
+    conditions: Sequence[Condition],
+    type_: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    *,
+    generation: int | None,
+    now: str,
+) -> list[Condition]:
+    """Return `conditions` with `type_` set; `lastTransitionTime` moves only when status changes.
+
+    Order is kept stable (existing conditions stay in place, new ones are appended), so an
+    unchanged reconcile writes an identical list.
+    """
+    old = find_condition(conditions, type_)
+    since = old.last_transition_time if old is not None and old.status == status else now
+    new = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
+    )
+    if old is None:
+        return [*conditions, new]
+    return [new if c.type == type_ else c for c in conditions]

@@ -1,0 +1,153 @@
+"""kopf glue: which events trigger a reconcile, operator settings, the requeue loop. No logic.
+
+Level-based: every event of a DatabaseMigration or of a Job it owns reconciles that resource from
+scratch (spec vs status vs observed Jobs), so a missed or repeated event changes nothing. There
+are no kopf finalizers, timers or daemons (they would hang deletion while the operator is down);
+waits and backoffs go through a small in-process requeue loop instead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from dbmigrator.api import constants as c
+from dbmigrator.controller import metrics
+from dbmigrator.controller.kube import Kube, TransientError
+from dbmigrator.controller.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OperatorConfig:
+    namespaces: list[str] | None  # None: all namespaces
+    default_image: str
+    metrics_port: int = 8080
+    resync_seconds: float = 60.0
+    workers: int = 32
+
+
+@dataclass
+class Requeue:
+    """When to look at each resource again: the earliest requested time wins, one thread drains.
+
+    A reconcile asks for its next look (Job poll, retry backoff); asking again for an earlier
+    time moves it forward, a later one is ignored, so chains of requeues never multiply.
+    """
+
+    reconcile: Any
+    _heap: list[tuple[float, str, str]] = field(default_factory=list)
+    _due: dict[tuple[str, str], float] = field(default_factory=dict)
+    _cv: threading.Condition = field(default_factory=threading.Condition)
+    _stop: bool = False
+
+    def add(self, namespace: str, name: str, delay: float) -> None:
+        due = time.monotonic() + max(0.0, delay)
+        with self._cv:
+            if self._due.get((namespace, name), float("inf")) <= due:
+                return
+            self._due[(namespace, name)] = due
+            heapq.heappush(self._heap, (due, namespace, name))
+            self._cv.notify()
+
+    def run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cv.wait(timeout)
+                if self._stop:
+                    return
+                due, namespace, name = heapq.heappop(self._heap)
+                if self._due.get((namespace, name)) != due:
+                    continue  # superseded by an earlier request
+                del self._due[(namespace, name)]
+            self.reconcile(namespace, name)
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+
+
+class Runtime:
+    """What the handlers share; set up by `install` before kopf starts."""
+
+    config: OperatorConfig
+    reconciler: Reconciler
+    requeue: Requeue
+
+
+RUNTIME = Runtime()
+
+
+def install(config: OperatorConfig) -> None:
+    RUNTIME.config = config
+    requeue = Requeue(reconcile=_safe_reconcile)
+    RUNTIME.requeue = requeue
+    RUNTIME.reconciler = Reconciler(Kube.default(), config.default_image, requeue=requeue.add)
+
+
+def _safe_reconcile(namespace: str, name: str) -> None:
+    try:
+        RUNTIME.reconciler.reconcile(namespace, name)
+    except TransientError as exc:
+        log.warning("%s/%s: %s; retrying in 5s", namespace, name, exc)
+        RUNTIME.requeue.add(namespace, name, 5.0)
+    except Exception:
+        log.exception("%s/%s: reconcile failed; retrying in 10s", namespace, name)
+        RUNTIME.requeue.add(namespace, name, 10.0)
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=c.GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{c.GROUP}/kopf-finalizer"
+    settings.posting.enabled = False  # the reconciler posts its own, one per step
+    settings.execution.max_workers = RUNTIME.config.workers
+    settings.watching.server_timeout = 300
+    metrics.serve(RUNTIME.config.metrics_port)
+    threading.Thread(target=RUNTIME.requeue.run, name="requeue", daemon=True).start()
+    threading.Thread(target=_resync_forever, name="resync", daemon=True).start()
+
+
+@kopf.on.cleanup()
+def stop(**_: Any) -> None:
+    RUNTIME.requeue.stop()
+
+
+@kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
+def resource_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
+    if type != "DELETED" and namespace:
+        _safe_reconcile(namespace, name)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_MANAGED_BY: c.MANAGED_BY})
+def job_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    if not namespace:
+        return
+    for owner in body.metadata.get("ownerReferences") or []:
+        if owner.get("kind") == c.KIND and owner.get("controller"):
+            _safe_reconcile(namespace, owner["name"])
+
+
+def _resync_forever() -> None:
+    """A slow safety net: reconcile everything now and then, whatever the watches said."""
+    while True:
+        time.sleep(RUNTIME.config.resync_seconds)
+        try:
+            for item in RUNTIME.reconciler.kube.list_resources(RUNTIME.config.namespaces):
+                meta = item["metadata"]
+                RUNTIME.requeue.add(meta["namespace"], meta["name"], 0.0)
+        except TransientError as exc:
+            log.warning("resync: %s", exc)

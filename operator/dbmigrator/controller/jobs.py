@@ -1,0 +1,287 @@
+"""Pure builders of the Jobs that run the engine: names, labels, arguments, the manifest.
+
+A Job's name is deterministic: `<resource>-g<generation>-<step>[-r<retry>][-a<attempt>]`, so a
+restarted operator finds the Job it created instead of creating a second one. Steps are
+`backup`, `rehearse`, `migrate-<n>` (n = 1-based index of the phase), `down` and `restore`.
+Names and label values are kept within 63 characters (truncated, with a hash of the full name).
+The database URI only ever reaches the pod through `secretKeyRef`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dbmigrator.api import constants as c
+from dbmigrator.api.models import DatabaseMigrationSpec, ValidationSpec
+from dbmigrator.controller.observed import ResourceRef
+
+StepKind = Literal["backup", "rehearse", "migrate", "down", "restore"]
+_STEP_KINDS: tuple[StepKind, ...] = ("backup", "rehearse", "migrate", "down", "restore")
+_NAME_LIMIT = 63
+_ENGINE_COMMAND = {"rehearse": "rehearse", "migrate": "up", "down": "down"}
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What the planner asks for: one step of a run, everything `build_job` needs beyond spec.
+
+    `target` is the version the step works toward (--target), `backup_file` the dump to restore
+    (relative to the backup volume), `on_failure` what `up` does with the phase when it fails.
+    """
+
+    step: str
+    generation: int
+    retry: int = 0
+    attempt: int = 0
+    target: str | None = None
+    phase: str | None = None
+    on_failure: Literal["stop", "down"] = "stop"
+    backup_file: str | None = None
+    operation: str = "upgrade"
+
+    @property
+    def kind(self) -> StepKind:
+        """The step's kind: backup, rehearse, migrate, down or restore."""
+        return step_kind(self.step)
+
+
+def step_kind(step: str) -> StepKind:
+    """`migrate-2` -> `migrate`; raises ValueError for an unknown step."""
+    head = step.split("-", 1)[0]
+    for kind in _STEP_KINDS:
+        if head == kind:
+            return kind
+    raise ValueError(f"unknown step {step!r}")
+
+
+def build_job_name(
+    resource: str, generation: int, step: str, retry: int = 0, attempt: int = 0
+) -> str:
+    """`<resource>-g<generation>-<step>[-r<retry>][-a<attempt>]`, at most 63 characters."""
+    suffix = f"-g{generation}-{step}"
+    if retry:
+        suffix += f"-r{retry}"
+    if attempt:
+        suffix += f"-a{attempt}"
+    return _fit(resource, _NAME_LIMIT - len(suffix)) + suffix
+
+
+def build_label_value(value: str) -> str:
+    """`value` as a label value (at most 63 characters, hashed when longer)."""
+    return _fit(value, _NAME_LIMIT)
+
+
+def build_log_hint(job_name: str, namespace: str) -> str:
+    """The command that shows a Job's log."""
+    return f"kubectl logs job/{job_name} -n {namespace}"
+
+
+def backup_relative_path(path: str) -> str:
+    """A dump path inside the container made relative to the backup volume (/backups/x -> x)."""
+    prefix = c.BACKUPS_DIR.rstrip("/") + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else path.lstrip("/")
+
+
+def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
+    """The labels of a Job and its pod."""
+    return {
+        c.LABEL_NAME: c.APP_NAME,
+        c.LABEL_INSTANCE: build_label_value(resource),
+        c.LABEL_COMPONENT: request.kind,
+        c.LABEL_MANAGED_BY: c.MANAGED_BY,
+        c.LABEL_GENERATION: str(request.generation),
+        c.LABEL_STEP: request.step,
+        c.LABEL_RETRY: str(request.retry),
+        c.LABEL_ATTEMPT: str(request.attempt),
+    }
+
+
+def build_checks_json(validation: ValidationSpec) -> str:
+    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (keys roleProbes/queries/security)."""
+    data = validation.model_dump(by_alias=True, exclude_none=True)
+    checks = {k: data[k] for k in ("roleProbes", "queries", "security")}
+    return json.dumps(checks, sort_keys=True, separators=(",", ":"))
+
+
+def build_args(request: JobRequest, spec: DatabaseMigrationSpec, resource: str) -> list[str]:
+    """The `dbmigrator` arguments of a step (never the database URI)."""
+    kind = request.kind
+    tail = ["--output", "json", "--termination-log", c.TERMINATION_LOG]
+    if kind == "backup":
+        keep = spec.backup.keep if spec.backup else 5
+        return ["backup", "--out", f"{c.BACKUPS_DIR}/{resource}", "--keep", str(keep), *tail]
+    if kind == "restore":
+        if not request.backup_file:
+            raise ValueError("a restore step needs backup_file")
+        source = f"{c.BACKUPS_DIR}/{request.backup_file}"
+        return ["restore", "--from", source, "--yes", *tail]
+    if not request.target:
+        raise ValueError(f"step {request.step} needs a target version")
+    args = [_ENGINE_COMMAND[kind], "--dir", c.MIGRATIONS_DIR, "--target", request.target]
+    if kind == "migrate":
+        args += ["--on-failure", request.on_failure]
+    if not spec.validation.enabled:
+        args.append("--no-validate")
+    return [*args, *tail]
+
+
+def build_job(
+    request: JobRequest,
+    spec: DatabaseMigrationSpec,
+    owner: ResourceRef,
+    default_image: str,
+) -> dict[str, Any]:
+    """The Job manifest (batch/v1) for one step, owned by the DatabaseMigration."""
+    name = build_job_name(
+        owner.name, request.generation, request.step, request.retry, request.attempt
+    )
+    labels = build_labels(owner.name, request)
+    annotations = {c.ANNOTATION_OPERATION: request.operation}
+    if request.target:
+        annotations[c.ANNOTATION_TARGET] = request.target
+    if request.phase:
+        annotations[c.ANNOTATION_PHASE] = request.phase
+    volumes, mounts = _volumes(request, spec)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": c.RUN_AS_ID,
+            "runAsGroup": c.RUN_AS_ID,
+            "fsGroup": c.RUN_AS_ID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(request, spec, owner, default_image, mounts)],
+        "volumes": volumes,
+    }
+    if spec.job.service_account_name:
+        pod_spec["serviceAccountName"] = spec.job.service_account_name
+    else:
+        pod_spec["automountServiceAccountToken"] = False
+    pod_meta: dict[str, Any] = {"labels": {**(spec.job.pod_labels or {}), **labels}}
+    if spec.job.pod_annotations:
+        pod_meta["annotations"] = dict(spec.job.pod_annotations)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": owner.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": c.API_VERSION,
+                    "kind": c.KIND,
+                    "name": owner.name,
+                    "uid": owner.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": spec.job.active_deadline_seconds,
+            "ttlSecondsAfterFinished": spec.job.ttl_seconds_after_finished,
+            "template": {"metadata": pod_meta, "spec": pod_spec},
+        },
+    }
+
+
+def _container(
+    request: JobRequest,
+    spec: DatabaseMigrationSpec,
+    owner: ResourceRef,
+    default_image: str,
+    mounts: list[dict[str, Any]],
+) -> dict[str, Any]:
+    ref = spec.database.secret_ref
+    env: list[dict[str, Any]] = [
+        {
+            "name": c.ENV_DATABASE_URL,
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+        },
+        {"name": c.ENV_APPLICATION_NAME, "value": f"dbmigrator-{owner.namespace}-{owner.name}"},
+        {"name": "HOME", "value": c.TMP_DIR},
+    ]
+    if request.kind in ("rehearse", "migrate", "down") and spec.validation.enabled:
+        env.append({"name": c.ENV_CHECKS_JSON, "value": build_checks_json(spec.validation)})
+    if any(m["name"] == "backups" for m in mounts):
+        env.append({"name": c.ENV_BACKUP_ROOT, "value": c.BACKUPS_DIR})
+    container: dict[str, Any] = {
+        "name": c.CONTAINER_NAME,
+        "image": spec.job.image or default_image,
+        "command": list(c.COMMAND),
+        "args": build_args(request, spec, owner.name),
+        "env": env,
+        "volumeMounts": mounts,
+        "terminationMessagePath": c.TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    if spec.job.image_pull_policy:
+        container["imagePullPolicy"] = spec.job.image_pull_policy
+    resources = spec.job.resources
+    if resources is not None and (resources.requests or resources.limits):
+        container["resources"] = {
+            key: {k: str(v) for k, v in values.items()}
+            for key, values in (("requests", resources.requests), ("limits", resources.limits))
+            if values
+        }
+    return container
+
+
+def _volumes(
+    request: JobRequest, spec: DatabaseMigrationSpec
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    if request.kind in ("rehearse", "migrate", "down"):
+        mount: dict[str, Any] = {
+            "name": "migrations",
+            "mountPath": c.MIGRATIONS_DIR,
+            "readOnly": True,
+        }
+        source = spec.source
+        if source.config_map is not None:
+            volumes.append({"name": "migrations", "configMap": {"name": source.config_map.name}})
+        elif source.image is not None:
+            volumes.append(
+                {
+                    "name": "migrations",
+                    "image": {"reference": source.image.reference, "pullPolicy": "IfNotPresent"},
+                }
+            )
+            sub_path = source.image.path.strip("/")
+            if sub_path:
+                mount["subPath"] = sub_path
+        else:
+            raise ValueError("spec.source needs configMap or image")
+        mounts.append(mount)
+    claim = spec.backup.volume_claim_name if spec.backup else None
+    if spec.backup_enabled or request.kind in ("backup", "restore"):
+        if not claim:
+            raise ValueError(f"step {request.step} needs spec.backup.volumeClaimName")
+        volumes.append({"name": "backups", "persistentVolumeClaim": {"claimName": claim}})
+        mounts.append({"name": "backups", "mountPath": c.BACKUPS_DIR})
+    volumes.append({"name": "tmp", "emptyDir": {}})
+    mounts.append({"name": "tmp", "mountPath": c.TMP_DIR})
+    return volumes, mounts
+
+
+def _fit(value: str, limit: int) -> str:
+    """`value` if it fits in `limit`, else a prefix plus 8 hex digits of its SHA-256."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:8]
+    head = value[: max(limit - 9, 1)].rstrip("-.")
+    return f"{head}-{digest}"

@@ -1,0 +1,192 @@
+"""What the reconciler observed, as small frozen values the pure planner reads.
+
+The kube adapter fetches the resource's Jobs (label `app.kubernetes.io/instance=<name>`), their
+pods, the Secret and the ConfigMap, and turns them into these values with the pure helpers below
+(`observe_job`, `parse_source_listing`, `digest_source`). Nothing here talks to the API server:
+the helpers read plain dicts in the API's JSON shape (camelCase keys, as returned by
+`ApiClient().sanitize_for_serialization(obj)` or by kopf).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from dbmigrator.api import constants as c
+
+JobState = Literal["Active", "Succeeded", "Failed"]
+
+_UP_FILE = re.compile(r"^([0-9]+)_(.+)\.sql$")
+_DOWN_FILE = re.compile(r"^([0-9]+)_(.+)\.down\.sql$")
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """The DatabaseMigration being reconciled (owner of its Jobs)."""
+
+    name: str
+    namespace: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    """One Job owned by the resource, reduced to what the planner needs.
+
+    `state` is Active until the Job has a terminal condition (a Job just created, with no pod
+    yet, is Active too). `termination_message` is the engine container's termination message
+    (RunResult JSON, or the log tail when the container died before writing it).
+    """
+
+    name: str
+    state: JobState
+    step: str = ""
+    generation: int | None = None
+    attempt: int = 0
+    termination_message: str | None = None
+    exit_code: int | None = None
+    failure_reason: str | None = None
+    deleting: bool = False
+    started_at: str | None = None
+    completed_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the Job succeeded or failed."""
+        return self.state != "Active"
+
+
+@dataclass(frozen=True)
+class SourceListing:
+    """Migration versions available in the source (ConfigMap keys NNN_name[.down].sql)."""
+
+    versions: tuple[str, ...]
+    down_versions: frozenset[str] = frozenset()
+    digest: str | None = None
+
+    def has_version(self, version: str) -> bool:
+        """True when an up file has this version (compared numerically)."""
+        return any(int(v) == int(version) for v in self.versions)
+
+    def has_down(self, version: str) -> bool:
+        """True when a down file has this version (compared numerically)."""
+        return any(int(v) == int(version) for v in self.down_versions)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the planner may look at besides spec and status.
+
+    `source` is None when the source cannot be listed (an image source): the planner then
+    leaves version checks to the engine. `config_map_found` is ignored for image sources.
+    `now` is injected so planning and status stay pure.
+    """
+
+    resource: ResourceRef
+    generation: int
+    now: datetime
+    jobs: tuple[ObservedJob, ...] = ()
+    secret_found: bool = True
+    secret_key_found: bool = True
+    config_map_found: bool = True
+    source: SourceListing | None = None
+    retry_token: str | None = None
+    _by_name: Mapping[str, ObservedJob] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {j.name: j for j in self.jobs})
+
+    def job(self, name: str) -> ObservedJob | None:
+        """The Job with this name, if it exists."""
+        return self._by_name.get(name)
+
+    @property
+    def active_jobs(self) -> tuple[ObservedJob, ...]:
+        """Jobs still running (or being deleted while their pod may still run)."""
+        return tuple(j for j in self.jobs if j.state == "Active")
+
+
+def parse_source_listing(keys: Iterable[str], digest: str | None = None) -> SourceListing:
+    """Versions of the up and down files among `keys`, sorted numerically; other keys ignored."""
+    ups: dict[str, str] = {}
+    downs: set[str] = set()
+    for key in keys:
+        down = _DOWN_FILE.match(key)
+        if down:
+            downs.add(down.group(1))
+            continue
+        up = _UP_FILE.match(key)
+        if up:
+            ups.setdefault(up.group(1), key)
+    versions = tuple(sorted(ups, key=lambda v: (int(v), v)))
+    return SourceListing(versions=versions, down_versions=frozenset(downs), digest=digest)
+
+
+def digest_source(data: Mapping[str, str]) -> str:
+    """A stable digest of a ConfigMap's data (order-independent), to notice a changed source."""
+    h = hashlib.sha256()
+    for key in sorted(data):
+        h.update(key.encode())
+        h.update(b"\0")
+        h.update(data[key].encode())
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]] = ()) -> ObservedJob:
+    """Reduce a Job (and its pods) in API JSON shape to an ObservedJob."""
+    meta = job.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    status = job.get("status") or {}
+    state: JobState = "Active"
+    failure_reason = None
+    completed_at = status.get("completionTime")
+    for cond in status.get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") == "Complete":
+            state = "Succeeded"
+        elif cond.get("type") == "Failed":
+            state = "Failed"
+            failure_reason = (
+                ": ".join(p for p in (cond.get("reason"), cond.get("message")) if p) or None
+            )
+            completed_at = completed_at or cond.get("lastTransitionTime")
+    message, exit_code = _termination(pods)
+    return ObservedJob(
+        name=str(meta.get("name", "")),
+        state=state,
+        step=str(labels.get(c.LABEL_STEP, "")),
+        generation=_int_or_none(labels.get(c.LABEL_GENERATION)),
+        attempt=_int_or_none(labels.get(c.LABEL_ATTEMPT)) or 0,
+        termination_message=message,
+        exit_code=exit_code,
+        failure_reason=failure_reason,
+        deleting=meta.get("deletionTimestamp") is not None,
+        started_at=status.get("startTime"),
+        completed_at=completed_at,
+    )
+
+
+def _termination(pods: Sequence[Mapping[str, Any]]) -> tuple[str | None, int | None]:
+    """Termination message and exit code of the engine container in the newest finished pod."""
+    newest = sorted(pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp")))
+    for pod in reversed(newest):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            if cs.get("name") != c.CONTAINER_NAME:
+                continue
+            term = (cs.get("state") or {}).get("terminated")
+            if term:
+                return term.get("message"), term.get("exitCode")
+    return None, None
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

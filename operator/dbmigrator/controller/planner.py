@@ -1,0 +1,432 @@
+"""The pure planner: (spec, status, observed) -> the one next step. No I/O, no clock, no kopf.
+
+Level-based: every reconcile compares `spec.targetVersion` with `status.currentVersion` and the
+run remembered in `status.run`; it never relies on which field changed. The run's shape (its
+`plan` of steps) is fixed when it starts; its progress is the list of recorded steps
+(`status.run.completed`), so the current step is always recomputed from status alone, and its Job
+name is deterministic. That makes every crash point safe:
+
+    killed after creating a Job, before writing status  -> the Job exists: adopt it (Wait)
+    killed after a Job finished, before recording       -> record it now (once: the write is atomic)
+    killed after recording, before the next Job         -> the next step is planned again
+
+Transition table (first matching row wins; "run" is `status.run`):
+
+    run Running, current step's Job finished       -> RecordResult(job, result, outcome)
+    a Job active, suspend                          -> DeleteJob(job); Suspended while it is deleted
+    a Job active, it is the current step's         -> Wait(job)  (adopted, possibly by a new run)
+    a Job active, any other                        -> Wait(WaitingForJob)  (never two Jobs)
+    suspend                                        -> Suspended
+    new generation, retry annotation, or source changed after a failed run:
+        target == current                          -> Done (nothing to do)
+        Secret, key or ConfigMap missing           -> Blocked(SecretNotFound | ...)
+        target, phases, down files vs. the source  -> Blocked(TargetVersionNotFound | ...)
+        Restore without backup                     -> Blocked(BackupRequired)
+        otherwise                                  -> new run: CreateJob(first step)
+    run Running, retry backoff pending             -> Wait(requeue_after)
+    run Running, a step left                       -> CreateJob(step) (or adopt/record its Job)
+    run Running, no step left, failure recorded    -> Fail(reason) (after any Down/Restore)
+    run Running, no step left, current == target   -> Done
+    run Running, no step left, current != target   -> Fail(TargetNotReached)
+    run Succeeded / Failed (same generation)       -> Done / Fail (idempotent)
+
+Steps of an upgrade run: backup (if enabled) -> rehearse (if enabled) -> migrate-<n> for every phase
+with versions above the start version (a phase already covered by `currentVersion` is skipped).
+A rollback run (target lowered below currentVersion): backup (if enabled) -> down.
+A failed migrate step is followed by `down` (to the run's start version) when onFailure is Down, or
+`restore` (of this run's backup) when onFailure is Restore, then the run fails.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from dbmigrator.api.conditions import Reason
+from dbmigrator.api.constants import ANNOTATION_RETRY
+from dbmigrator.api.models import (
+    DatabaseMigrationSpec,
+    DatabaseMigrationStatus,
+    PlannedStep,
+    RunState,
+)
+from dbmigrator.controller.checks import check_inputs, check_spec
+from dbmigrator.controller.jobs import JobRequest, step_kind
+from dbmigrator.controller.observed import Observed, ObservedJob
+from dbmigrator.controller.runs import (
+    backoff_seconds,
+    current_step,
+    describe_failure,
+    format_time,
+    job_name_for,
+    parse_time,
+    recovery_step,
+    spec_phases,
+    vint,
+)
+from dbmigrator.controller.steps import (
+    Blocked,
+    CreateJob,
+    DeleteJob,
+    Done,
+    Fail,
+    Outcome,
+    RecordResult,
+    Step,
+    Suspended,
+    Wait,
+)
+from dbmigrator.engine.results import RunResult, parse_result
+
+TRANSIENT_KINDS = {"database": Reason.DATABASE_UNREACHABLE, "lock": Reason.DATABASE_LOCKED}
+
+__all__ = [
+    "Blocked",
+    "CreateJob",
+    "DeleteJob",
+    "Done",
+    "Fail",
+    "Outcome",
+    "RecordResult",
+    "Step",
+    "Suspended",
+    "Wait",
+    "backoff_seconds",
+    "current_step",
+    "describe_failure",
+    "failure_reason",
+    "format_time",
+    "plan",
+    "recovery_step",
+    "spec_phases",
+    "vint",
+]
+
+
+def plan(spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed) -> Step:
+    """The one next step. Pure, total and deterministic."""
+    run = status.run
+    if run is not None and run.state == "Running":
+        step = current_step(run, status.current_version)
+        if step is not None:
+            job = observed.job(job_name_for(observed, run, step.step))
+            if job is not None and job.finished and not job.deleting:
+                return _record(spec, observed, run, step.step, job)
+    if observed.active_jobs:
+        return _plan_active(spec, status, observed)
+    if spec.suspend:
+        return Suspended("suspended (spec.suspend is true); no Job runs")
+    if _needs_new_run(status, observed):
+        return _start_run(spec, status, observed)
+    assert run is not None  # _needs_new_run is True without a run
+    if run.state == "Running":
+        return _advance(spec, status, observed, run)
+    if run.state == "Failed":
+        failure = run.failure
+        reason = failure.reason if failure else Reason.TARGET_NOT_REACHED
+        return Fail(run, reason, describe_failure(run))
+    return Done(run)
+
+
+def _plan_active(
+    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
+) -> Step:
+    active = observed.active_jobs
+    if spec.suspend:
+        running = [j for j in active if not j.deleting]
+        if running:
+            return DeleteJob(
+                running[0].name,
+                Reason.SUSPENDING,
+                f"suspending: deleting job {running[0].name}",
+            )
+        return Suspended(f"suspended; waiting for job {active[0].name} to terminate")
+    for run, step in _candidates(spec, status, observed):
+        name = job_name_for(observed, run, step.step)
+        job = observed.job(name)
+        if job is not None and job.state == "Active":
+            message = _progress_message(spec, run, step, name)
+            if run.generation != observed.generation:
+                message += f"; generation {observed.generation} is applied after it"
+            return Wait(
+                _progress_reason(step.step),
+                message,
+                job_name=name,
+                step=step.step,
+                run=run,
+            )
+    job = active[0]
+    origin = f" (generation {job.generation})" if job.generation is not None else ""
+    return Wait(
+        Reason.WAITING_FOR_JOB,
+        f"waiting for job {job.name}{origin} to finish before acting on generation "
+        f"{observed.generation}",
+        job_name=job.name,
+        step=job.step or None,
+    )
+
+
+def _candidates(
+    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
+) -> list[tuple[RunState, PlannedStep]]:
+    """(run, step) pairs whose Job the planner would adopt: the current run's, a new run's."""
+    out: list[tuple[RunState, PlannedStep]] = []
+    run = status.run
+    if run is not None and run.state == "Running":
+        step = current_step(run, status.current_version)
+        if step is not None:
+            out.append((run, step))
+    if _needs_new_run(status, observed):
+        new = _new_run(spec, status, observed)
+        if isinstance(new, RunState):
+            step = current_step(new, status.current_version)
+            if step is not None:
+                out.append((new, step))
+    return out
+
+
+def _needs_new_run(status: DatabaseMigrationStatus, observed: Observed) -> bool:
+    run = status.run
+    if run is None or run.generation != observed.generation:
+        return True
+    if run.state != "Failed":
+        return False
+    if observed.retry_token != run.retry_token:
+        return True
+    digest = observed.source.digest if observed.source else None
+    return digest is not None and run.source_digest is not None and digest != run.source_digest
+
+
+def _start_run(
+    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
+) -> Step:
+    new = _new_run(spec, status, observed)
+    if not isinstance(new, RunState):
+        return new
+    return _advance(spec, status, observed, new)
+
+
+def _new_run(
+    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
+) -> RunState | Done | Blocked:
+    current = status.current_version
+    target = spec.target_version
+    if vint(target) == vint(current) and (current is not None or vint(target) == 0):
+        return Done(None)
+    blocked = check_inputs(spec, observed) or check_spec(spec, status, observed.source)
+    if blocked is not None:
+        return blocked
+    operation: Literal["upgrade", "rollback"] = (
+        "rollback" if current is not None and vint(target) < vint(current) else "upgrade"
+    )
+    if operation == "upgrade" and spec.rollback.on_failure == "Restore" and not spec.backup_enabled:
+        return Blocked(
+            Reason.BACKUP_REQUIRED,
+            "spec.rollback.onFailure is Restore but spec.backup is not enabled: a restore needs "
+            "this run's backup",
+            "spec.rollback.onFailure",
+        )
+    old = status.run
+    same_generation = old is not None and old.generation == observed.generation
+    return RunState(
+        generation=observed.generation,
+        retry=old.retry + 1 if old is not None and same_generation else 0,
+        operation=operation,
+        state="Running",
+        start_version=current,
+        target_version=target,
+        plan=_plan_steps(spec, operation, current, target),
+        on_failure=spec.rollback.on_failure,
+        retry_token=observed.retry_token,
+        source_digest=observed.source.digest if observed.source else None,
+        started_at=format_time(observed.now),
+    )
+
+
+def _plan_steps(
+    spec: DatabaseMigrationSpec,
+    operation: Literal["upgrade", "rollback"],
+    current: str | None,
+    target: str,
+) -> list[PlannedStep]:
+    steps: list[PlannedStep] = []
+    if spec.backup_enabled:
+        steps.append(PlannedStep(step="backup", target=current))
+    if operation == "rollback":
+        steps.append(PlannedStep(step="down", target=target))
+        return steps
+    if spec.rehearsal.enabled:
+        steps.append(PlannedStep(step="rehearse", target=target))
+    floor = vint(current)
+    previous = -1
+    for index, (name, through) in enumerate(spec_phases(spec), start=1):
+        if previous >= vint(target):
+            break  # phases beyond the target are not part of this run
+        step_target = through if vint(through) <= vint(target) else target
+        if vint(step_target) > floor:
+            steps.append(PlannedStep(step=f"migrate-{index}", target=step_target, phase=name))
+        previous = vint(through)
+    return steps
+
+
+def _advance(
+    spec: DatabaseMigrationSpec,
+    status: DatabaseMigrationStatus,
+    observed: Observed,
+    run: RunState,
+) -> Step:
+    if run.retry_after is not None:
+        remaining = (parse_time(run.retry_after) - observed.now).total_seconds()
+        if remaining > 0:
+            step = current_step(run, status.current_version)
+            return Wait(
+                Reason.DATABASE_UNREACHABLE,
+                f"retrying {step.step if step else 'the step'} in {int(remaining)}s "
+                f"(attempt {run.attempt + 1} of {spec.job.max_retries + 1}): {run.last_error}",
+                step=step.step if step else None,
+                run=run,
+                requeue_after=remaining,
+            )
+    step = current_step(run, status.current_version)
+    if step is None:
+        return _finish(status, run)
+    name = job_name_for(observed, run, step.step)
+    job = observed.job(name)
+    if job is not None:
+        if job.deleting:
+            return Wait(
+                Reason.WAITING_FOR_JOB,
+                f"waiting for job {name} to be deleted",
+                name,
+                step.step,
+                run,
+            )
+        if job.state == "Active":
+            return Wait(
+                _progress_reason(step.step),
+                _progress_message(spec, run, step, name),
+                name,
+                step.step,
+                run,
+            )
+        return _record(spec, observed, run, step.step, job)
+    blocked = check_inputs(spec, observed)
+    if blocked is not None:
+        return blocked
+    if step.step == "restore" and not run.backup_file:
+        return Fail(run, Reason.RESTORE_FAILED, describe_failure(run) + "; no backup to restore")
+    request = JobRequest(
+        step=step.step,
+        generation=run.generation,
+        retry=run.retry,
+        attempt=run.attempt,
+        target=step.target,
+        phase=step.phase,
+        on_failure="down" if run.on_failure == "Down" else "stop",
+        backup_file=run.backup_file if step.step == "restore" else None,
+        operation=run.operation,
+    )
+    return CreateJob(
+        request, name, run, _progress_reason(step.step), _progress_message(spec, run, step, name)
+    )
+
+
+def _finish(status: DatabaseMigrationStatus, run: RunState) -> Step:
+    if run.failure is not None:
+        return Fail(run, run.failure.reason, describe_failure(run))
+    if vint(status.current_version) == vint(run.target_version):
+        return Done(run)
+    if run.operation == "upgrade" and vint(status.current_version) > vint(run.target_version):
+        return Fail(
+            run,
+            Reason.TARGET_NOT_REACHED,
+            f"the database is at {status.current_version}, above spec.targetVersion "
+            f"{run.target_version}; nothing was rolled back because the version was not known "
+            f"before this run: annotate {ANNOTATION_RETRY} to roll back, or raise the target",
+        )
+    return Fail(
+        run,
+        Reason.TARGET_NOT_REACHED,
+        f"the run ended with the database at {status.current_version or 'an unknown version'}, "
+        f"not at the target {run.target_version}",
+    )
+
+
+def _record(
+    spec: DatabaseMigrationSpec, observed: Observed, run: RunState, step: str, job: ObservedJob
+) -> RecordResult:
+    result: RunResult | None = None
+    if job.termination_message:
+        try:
+            result = parse_result(job.termination_message)
+        except ValueError:
+            result = None
+    if job.state == "Succeeded":
+        return RecordResult(job, step, run, result, "succeeded", Reason.SUCCEEDED)
+    error_kind = result.error.kind if result is not None and result.error is not None else None
+    transient = TRANSIENT_KINDS.get(error_kind or "")
+    if transient is not None:
+        can_retry = run.generation == observed.generation and run.attempt < spec.job.max_retries
+        return RecordResult(job, step, run, result, "retry" if can_retry else "failed", transient)
+    return RecordResult(job, step, run, result, "failed", failure_reason(step, result))
+
+
+def failure_reason(step: str, result: RunResult | None) -> str:
+    """The condition reason for a failed step, from the step and the engine's error kind."""
+    if result is None:
+        return Reason.JOB_FAILED
+    kind = step_kind(step)
+    by_step = {
+        "backup": Reason.BACKUP_FAILED,
+        "rehearse": Reason.REHEARSAL_FAILED,
+        "down": Reason.ROLLBACK_FAILED,
+        "restore": Reason.RESTORE_FAILED,
+    }
+    if kind in by_step:
+        return by_step[kind]
+    error = result.error.kind if result.error is not None else None
+    by_error = {
+        "validation": Reason.VALIDATION_FAILED,
+        "drift": Reason.DRIFT_DETECTED,
+        "input": Reason.INVALID_MIGRATIONS,
+    }
+    return by_error.get(error or "", Reason.MIGRATION_FAILED)
+
+
+_PROGRESS = {
+    "backup": Reason.BACKING_UP,
+    "rehearse": Reason.REHEARSING,
+    "migrate": Reason.MIGRATING,
+    "down": Reason.ROLLING_BACK,
+    "restore": Reason.RESTORING,
+}
+
+
+def _progress_reason(step: str) -> str:
+    return _PROGRESS[step_kind(step)]
+
+
+def _progress_message(
+    spec: DatabaseMigrationSpec, run: RunState, step: PlannedStep, job_name: str
+) -> str:
+    start = run.start_version or "the current version"
+    if run.start_version is not None and vint(run.start_version) == 0:
+        start = "an empty database"
+    kind = step_kind(step.step)
+    if kind == "backup":
+        text = f"backing up before {run.operation} {start} -> {run.target_version}"
+    elif kind == "rehearse":
+        text = f"rehearsing {start} -> {run.target_version} on a scratch copy"
+    elif kind == "migrate":
+        index = int(step.step.split("-", 1)[1])
+        total = len(spec_phases(spec))
+        text = f"migrating phase {index}/{total} {step.phase} to {step.target}"
+    elif kind == "down" and run.failure is not None:
+        text = f"rolling back to {step.target} after {run.failure.reason}"
+    elif kind == "down":
+        text = f"rolling back {start} -> {step.target}"
+    else:
+        cause = run.failure.reason if run.failure else "a failure"
+        text = f"restoring {run.backup_file} after {cause}"
+    if run.attempt:
+        text += f" (attempt {run.attempt + 1})"
+    return f"{text} (job {job_name})"

@@ -1,0 +1,108 @@
+"""One reconcile of one DatabaseMigration: fetch, plan (pure), act once, write status once.
+
+Called from kopf's event handlers (the resource changed, one of its Jobs changed) and from the
+requeue loop (a Wait with `requeue_after`). A lock per resource keeps two threads from
+reconciling the same object at once; the deterministic Job names keep a restarted operator from
+starting a second Job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from dbmigrator.api.conditions import find_condition
+from dbmigrator.api.models import parse_spec, parse_status, render_status_patch
+from dbmigrator.controller import metrics
+from dbmigrator.controller.jobs import build_job, step_kind
+from dbmigrator.controller.kube import Kube
+from dbmigrator.controller.observed import ResourceRef
+from dbmigrator.controller.planner import Blocked, CreateJob, DeleteJob, Fail, Wait
+from dbmigrator.controller.status import Event, plan_reconcile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reconciler:
+    kube: Kube
+    default_image: str
+    requeue: Callable[[str, str, float], None] = lambda ns, name, delay: None
+    _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((namespace, name), threading.Lock())
+
+    def reconcile(self, namespace: str, name: str) -> None:
+        with self.lock(namespace, name), metrics.RECONCILE_SECONDS.time():
+            self._reconcile(namespace, name)
+
+    def _reconcile(self, namespace: str, name: str) -> None:
+        body = self.kube.read_resource(namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return  # deleting never touches the database; Jobs are garbage-collected
+        meta = body["metadata"]
+        ref = ResourceRef(name=name, namespace=namespace, uid=meta["uid"])
+        status = parse_status(body.get("status"))
+        try:
+            spec = parse_spec(body.get("spec") or {})
+        except ValidationError as exc:  # the CRD schema should have caught it: say what is wrong
+            self._write_invalid_spec(body, exc)
+            return
+        observed = self.kube.observe(ref, int(meta.get("generation") or 1), body)
+        result = plan_reconcile(spec, status, observed)
+        step = result.step
+        if isinstance(step, CreateJob):
+            manifest = build_job(step.request, spec, ref, self.default_image)
+            if self.kube.create_job(namespace, manifest):
+                metrics.STEPS.labels(namespace, name, step_kind(step.request.step)).inc()
+                log.info("%s/%s: created Job %s", namespace, name, step.job_name)
+            self.requeue(namespace, name, 30.0)
+        elif isinstance(step, DeleteJob):
+            self.kube.delete_job(namespace, step.job_name)
+            self.requeue(namespace, name, 2.0)
+        elif isinstance(step, Wait) and step.requeue_after is not None:
+            self.requeue(namespace, name, step.requeue_after)
+        if isinstance(step, Fail | Blocked):
+            metrics.FAILURES.labels(namespace, name, step.reason).inc()
+        if result.status != status:
+            self.kube.patch_status(namespace, name, render_status_patch(result.status))
+        for event in result.events:
+            self._event(body, event)
+        self._export(namespace, name, result.status)
+
+    def _event(self, body: dict[str, Any], event: Event) -> None:
+        self.kube.post_event(body, event.type, event.reason, event.message)
+
+    def _export(self, namespace: str, name: str, status: Any) -> None:
+        if status.current_version and str(status.current_version).isdigit():
+            metrics.CURRENT_VERSION.labels(namespace, name).set(int(status.current_version))
+        ready = find_condition(status.conditions or [], "Ready")
+        metrics.READY.labels(namespace, name).set(1 if ready and ready.status == "True" else 0)
+
+    def _write_invalid_spec(self, body: dict[str, Any], exc: ValidationError) -> None:
+        meta = body["metadata"]
+        problems = "; ".join(
+            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        generation = int(meta.get("generation") or 1)
+        conditions = [
+            {"type": t, "status": s, "reason": "InvalidSpec", "message": problems,
+             "lastTransitionTime": now, "observedGeneration": generation}
+            for t, s in (("Ready", "False"), ("Reconciling", "False"), ("Stalled", "True"))
+        ]  # fmt: skip
+        self.kube.patch_status(
+            meta["namespace"], meta["name"],
+            {"phase": "Failed", "message": f"invalid spec: {problems}", "conditions": conditions,
+             "observedGeneration": generation},
+        )  # fmt: skip
+        self.kube.post_event(body, "Warning", "InvalidSpec", problems)

@@ -194,7 +194,9 @@ def show_result(console: Console, result: RunResult) -> None:
         console.print(f"{OK} {summary_line(result)}", highlight=False)
     else:
         assert result.error is not None
-        console.print(f"{FAIL} {result.command} failed: {format_error(result.error)}", highlight=False)
+        console.print(
+            f"{FAIL} {result.command} failed: {format_error(result.error)}", highlight=False
+        )
         if result.current_version is not None or result.from_version is not None:
             console.print(
                 f"  database is at version {result.current_version or 'none'}", highlight=False

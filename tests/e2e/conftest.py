@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from localcluster.controlplane import LocalCluster
 from localcluster.pytest_plugin import local_cluster
 from localpg import LocalPostgres
@@ -125,7 +126,9 @@ class Shop:
     dsn: str
 
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
-        return kubectl(self.cluster.kubeconfig, "-n", self.namespace, *args, stdin=stdin, check=check)
+        return kubectl(
+            self.cluster.kubeconfig, "-n", self.namespace, *args, stdin=stdin, check=check
+        )
 
     def apply(self, manifest: dict[str, Any] | str) -> str:
         text = manifest if isinstance(manifest, str) else json.dumps(manifest)
@@ -171,7 +174,10 @@ class Shop:
             return list(cur.fetchall()) if cur.description else []
 
     def tables(self) -> set[str]:
-        return {str(r[0]) for r in self.query("select tablename from pg_tables where schemaname = 'public'")}
+        return {
+            str(r[0])
+            for r in self.query("select tablename from pg_tables where schemaname = 'public'")
+        }
 
 
 @pytest.fixture

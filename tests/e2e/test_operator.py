@@ -26,7 +26,11 @@ def test_shop_succeeds_in_three_phases_then_rolls_back_and_forward(shop: Shop) -
         "Ready": "True", "Reconciling": "False", "Stalled": "False", "BackupReady": "True", "Validated": "True",
     }  # fmt: skip
     jobs = shop.jobs()
-    assert [j for j in jobs if "-migrate-" in j] == ["shop-db-g1-migrate-1", "shop-db-g1-migrate-2", "shop-db-g1-migrate-3"]
+    assert [j for j in jobs if "-migrate-" in j] == [
+        "shop-db-g1-migrate-1",
+        "shop-db-g1-migrate-2",
+        "shop-db-g1-migrate-3",
+    ]
     assert "shop-db-g1-backup" in jobs and "shop-db-g1-rehearse" in jobs
     backup = st["backup"]["file"]
     on_pvc = shop.cluster.state_dir / "pvc" / shop.namespace / "db-backups" / backup
@@ -41,19 +45,27 @@ def test_shop_succeeds_in_three_phases_then_rolls_back_and_forward(shop: Shop) -
     assert wide[-2:] == ["BACKUP", "MESSAGE"]
 
     # Lowering the target rolls back with the down files.
-    shop.kubectl("patch", "dbm", "shop-db", "--type", "merge", "-p", '{"spec": {"targetVersion": "005"}}')
+    shop.kubectl(
+        "patch", "dbm", "shop-db", "--type", "merge", "-p", '{"spec": {"targetVersion": "005"}}'
+    )
     st = shop.wait_settled()["status"]
     assert st["phase"] == "Succeeded" and st["currentVersion"] == "005", st.get("message")
     assert st["history"][-1]["operation"] == "rollback"
     assert not {"admin_roles"} & shop.tables()
-    assert shop.query("select max(version) from supabase_migrations.schema_migrations") == [("005",)]
+    assert shop.query("select max(version) from supabase_migrations.schema_migrations") == [
+        ("005",)
+    ]
 
     # And forward again.
-    shop.kubectl("patch", "dbm", "shop-db", "--type", "merge", "-p", '{"spec": {"targetVersion": "008"}}')
+    shop.kubectl(
+        "patch", "dbm", "shop-db", "--type", "merge", "-p", '{"spec": {"targetVersion": "008"}}'
+    )
     st = shop.wait_settled()["status"]
     assert st["phase"] == "Succeeded" and st["currentVersion"] == "008", st.get("message")
     assert "admin_roles" in shop.tables()
-    events = shop.kubectl("get", "events", "--field-selector", "involvedObject.kind=DatabaseMigration")
+    events = shop.kubectl(
+        "get", "events", "--field-selector", "involvedObject.kind=DatabaseMigration"
+    )
     assert "Succeeded" in events
 
 
@@ -65,7 +77,9 @@ BROKEN = (
 )
 
 
-def test_broken_migration_fails_with_file_and_line_and_leaves_database_unchanged(shop: Shop) -> None:
+def test_broken_migration_fails_with_file_and_line_and_leaves_database_unchanged(
+    shop: Shop,
+) -> None:
     shop.set_migrations(REPO / "migrations", {"009_add_loyalty.sql": BROKEN})
     shop.apply(shop_resource(shop.namespace, "009", phases=[], rehearsal={"enabled": False}))
     st = shop.wait_settled()["status"]
@@ -118,7 +132,11 @@ def test_missing_secret_is_a_condition_then_recovers(shop: Shop) -> None:
     shop.kubectl("delete", "secret", "shop-db-credentials")
     shop.apply(shop_resource(shop.namespace, "003", phases=[], backup={"enabled": False},
                              rehearsal={"enabled": False}))  # fmt: skip
-    wait_for("SecretNotFound", lambda: shop.condition("Ready").get("reason") == "SecretNotFound", timeout=60)
+    wait_for(
+        "SecretNotFound",
+        lambda: shop.condition("Ready").get("reason") == "SecretNotFound",
+        timeout=60,
+    )
     assert "shop-db-credentials" in shop.condition("Ready")["message"]
     assert shop.jobs() == []
     shop.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db-credentials"},
@@ -147,7 +165,9 @@ def test_target_version_not_in_source_is_a_clear_condition(shop: Shop) -> None:
         ({"backup": {"enabled": True}}, "volumeClaimName"),
     ],
 )
-def test_invalid_resources_are_rejected_by_the_api_server(shop: Shop, patch: dict, message: str) -> None:  # type: ignore[type-arg]
+def test_invalid_resources_are_rejected_by_the_api_server(
+    shop: Shop, patch: dict, message: str
+) -> None:  # type: ignore[type-arg]
     manifest = shop_resource(shop.namespace)
     manifest["spec"].update(patch)
     out = shop.kubectl("apply", "-f", "-", stdin=json.dumps(manifest), check=False)
@@ -162,7 +182,9 @@ def test_deleting_the_resource_never_touches_the_database(shop: Shop) -> None:
     shop.kubectl("delete", "dbm", "shop-db", "--wait=true", "--timeout=60s")
     wait_for("Jobs garbage-collected", lambda: shop.jobs() == [], timeout=60)
     assert shop.tables() == before
-    assert shop.query("select max(version) from supabase_migrations.schema_migrations") == [("003",)]
+    assert shop.query("select max(version) from supabase_migrations.schema_migrations") == [
+        ("003",)
+    ]
 
 
 def test_kubectl_explain_documents_fields(cluster) -> None:  # type: ignore[no-untyped-def]

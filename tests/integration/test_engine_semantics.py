@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from tests.helpers import CLI, query, run_cli, write_set
 
 BASE = {

@@ -21,6 +21,8 @@ lint: install
 	$(BIN)/ruff format --check operator tools tests
 	$(BIN)/mypy operator/dbmigrator
 	$(BIN)/lint-imports
+	$(BIN)/yamllint crds charts deploy examples
+	$(BIN)/hadolint Dockerfile
 
 fmt: install
 	$(BIN)/ruff format operator tools tests
@@ -51,6 +53,7 @@ clean:
 crds: install
 	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd > crds/dbmigrator.io_databasemigrations.yaml
 	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd --reference > docs/crd-reference.md
+	$(MAKE) chart-crds
 
 # ---- local Kubernetes control plane (tools/localcluster, docs/local-cluster.md) ----
 .PHONY: cluster-up cluster-down test-cluster

@@ -1,9 +1,10 @@
-"""`make demo`: the execution guide as one story, on a throwaway PostgreSQL.
+"""`make demo`: the execution guide as one story, on a throwaway PostgreSQL, then in Kubernetes.
 
 Starts a private PostgreSQL (as an unprivileged user, on a free port), gives it what Supabase
 provides, loads the legacy shop, then runs the real `dbmigrator` CLI through the guide: plan,
 backup, rehearse, apply in the guide's three phases with validation after each migration, a
 rollback to 005 and forward again, a broken migration refused with file and line, and status.
+Then the same story through the operator on a local control plane (`--no-cluster` skips it).
 Everything it starts is stopped at the end, also on failure.
 """
 
@@ -17,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from demo_operator import run_operator_story
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,6 +95,9 @@ def main() -> int:
         )
         run("up", "--dir", str(broken), env=env, expect=1)
         run("status", "--dir", str(broken), env=env)
+
+        if "--no-cluster" not in sys.argv:
+            run_operator_story(pg)
 
     shutil.rmtree(work, ignore_errors=True)
     step(f"Done in {time.monotonic() - started:.0f}s; the PostgreSQL server is stopped")

@@ -408,49 +408,131 @@ DEFAULT_IMAGE = f"ghcr.io/dbmigrator/dbmigration-operator:{__version__}"
 @click.option(
     "--kubeconfig", envvar="KUBECONFIG", default=None, help="Outside a cluster: the kubeconfig."
 )
-@click.option("--job-image", envvar="DBMIGRATOR_JOB_IMAGE", default=DEFAULT_IMAGE, show_default=True,
-              help="Image of the Jobs (the operator's own image) unless spec.job.image says otherwise.")  # fmt: skip
-@click.option("--metrics-port", envvar="DBMIGRATOR_METRICS_PORT", type=int, default=8080, show_default=True,
-              help="Prometheus /metrics port (0: off).")  # fmt: skip
-@click.option("--liveness-port", envvar="DBMIGRATOR_LIVENESS_PORT", type=int, default=8081, show_default=True,
-              help="kopf liveness endpoint http://0.0.0.0:PORT/healthz (0: off).")  # fmt: skip
-@click.option("--peering", envvar="DBMIGRATOR_PEERING", default=None,
-              help="kopf peering name: replicas with the same name never both act.")  # fmt: skip
+@click.option(
+    "--job-image",
+    envvar="DBMIGRATOR_JOB_IMAGE",
+    default=DEFAULT_IMAGE,
+    show_default=True,
+    help="Image of the Jobs (the operator's own image) unless spec.job.image says otherwise.",
+)
+@click.option(
+    "--job-image-pull-policy",
+    envvar="DBMIGRATOR_JOB_IMAGE_PULL_POLICY",
+    default=None,
+    type=click.Choice(["Always", "IfNotPresent", "Never"]),
+    help="Default imagePullPolicy of the Jobs (spec.job.imagePullPolicy wins).",
+)
+@click.option(
+    "--job-service-account",
+    envvar="DBMIGRATOR_JOB_SERVICE_ACCOUNT",
+    default="",
+    help="Default ServiceAccount of the Jobs (spec.job.serviceAccountName wins).",
+)
+@click.option(
+    "--job-resources",
+    envvar="DBMIGRATOR_JOB_RESOURCES",
+    default="",
+    help='Default resources of the Jobs as JSON, e.g. {"limits": {"memory": "512Mi"}}.',
+)
+@click.option(
+    "--metrics-port",
+    envvar="DBMIGRATOR_METRICS_PORT",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Prometheus /metrics port (0: off).",
+)
+@click.option(
+    "--liveness-port",
+    envvar="DBMIGRATOR_LIVENESS_PORT",
+    type=int,
+    default=8081,
+    show_default=True,
+    help="kopf liveness endpoint http://0.0.0.0:PORT/healthz (0: off).",
+)
+@click.option(
+    "--peering",
+    envvar="DBMIGRATOR_PEERING",
+    default=None,
+    help="kopf peering name: replicas with the same name never both act.",
+)
 @click.option("--standalone", is_flag=True, help="No peering (a single replica).")
-@click.option("--priority", type=int, default=0, help="kopf peering priority of this replica.")
+@click.option(
+    "--priority",
+    envvar="DBMIGRATOR_PRIORITY",
+    type=int,
+    default=None,
+    help="Peering priority; default: random, so one of several replicas acts and the "
+    "others stand by (equal priorities would pause them all).",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
     envvar="DBMIGRATOR_LOG_FORMAT",
 )
-@click.option("--verbose", "-v", is_flag=True)
-def operator(namespaces: tuple[str, ...], all_namespaces: bool, kubeconfig: str | None, job_image: str,
-             metrics_port: int, liveness_port: int, peering: str | None, standalone: bool,
-             priority: int, log_format: str, verbose: bool) -> None:  # fmt: skip
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    envvar="DBMIGRATOR_LOG_LEVEL",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Same as --log-level debug.")
+def operator(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    kubeconfig: str | None,
+    job_image: str,
+    job_image_pull_policy: str | None,
+    job_service_account: str,
+    job_resources: str,
+    metrics_port: int,
+    liveness_port: int,
+    peering: str | None,
+    standalone: bool,
+    priority: int | None,
+    log_format: str,
+    log_level: str,
+    verbose: bool,
+) -> None:
     """Run the Kubernetes operator for DatabaseMigration resources."""
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
+    import logging
+    import secrets
+
     import kopf  # the operator's dependencies load only for this command
 
     from dbmigrator.controller import handlers, kube
+    from dbmigrator.controller.jobs import JobDefaults, parse_job_resources
 
+    try:
+        resources = parse_job_resources(job_resources)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--job-resources") from None
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
     kube.load_config(kubeconfig)
+    level = "debug" if verbose else log_level
     kopf.configure(
-        verbose=verbose,
+        verbose=level == "debug",
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.PLAIN,
     )
-    handlers.install(handlers.OperatorConfig(
-        namespaces=list(namespaces) or None, default_image=job_image, metrics_port=metrics_port,
-    ))  # fmt: skip
+    logging.getLogger().setLevel(level.upper())
+    handlers.install(
+        handlers.OperatorConfig(
+            namespaces=list(namespaces) or None,
+            default_image=job_image,
+            metrics_port=metrics_port,
+            job_defaults=JobDefaults(job_image_pull_policy, job_service_account, resources),  # type: ignore[arg-type]
+        )
+    )
     kopf.run(
         clusterwide=all_namespaces,
         namespaces=list(namespaces),
         standalone=standalone or None,
         peering_name=peering,
-        priority=priority,
+        priority=priority if priority is not None else secrets.randbelow(1_000_000) + 1,
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
     )
 

@@ -252,8 +252,9 @@ def test_objects_carry_recommended_labels_and_namespaces(
         ({"logFormat": "xml"}, "/logFormat"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"metrics": {"port": 70000}}, "/metrics/port"),
-        ({"jobDefaults": {"activeDeadlineSeconds": 0}}, "/jobDefaults/activeDeadlineSeconds"),
-        ({"jobDefaults": {"ttlSecondsAfterFinished": -1}}, "/jobDefaults/ttlSecondsAfterFinished"),
+        # per resource (spec.job), never operator-wide: a CRD default fills every resource
+        ({"jobDefaults": {"activeDeadlineSeconds": 600}}, "activeDeadlineSeconds"),
+        ({"jobDefaults": {"imagePullPolicy": "Sometimes"}}, "/jobDefaults/imagePullPolicy"),
     ],
 )
 def test_values_schema_rejects_bad_values(helm: str, values: Obj, error: str) -> None:
@@ -410,8 +411,7 @@ def test_deployment_defaults(render: Render) -> None:
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert env["DBMIGRATOR_JOB_IMAGE"] == ctr["image"], "Jobs run the operator's image by default"
-    assert env["DBMIGRATOR_JOB_ACTIVE_DEADLINE_SECONDS"] == "3600"
-    assert env["DBMIGRATOR_JOB_TTL_SECONDS_AFTER_FINISHED"] == "86400"
+    assert "DBMIGRATOR_JOB_ACTIVE_DEADLINE_SECONDS" not in env, "a CRD default owns it"
     assert json.loads(env["DBMIGRATOR_JOB_RESOURCES"]) == {}
     assert env["DBMIGRATOR_LOG_FORMAT"] == "json"
     assert env["DBMIGRATOR_PEERING"] == FULLNAME
@@ -491,17 +491,11 @@ def test_readme_documents_the_operator_environment(render: Render) -> None:
 
 # --------------------------------------------------------------------------- the operator CLI
 
-# Variables the chart sets for an operator that does not read them yet (chart README.md).
+# Variables the chart sets that the dbmigrator CLI itself does not read (chart README.md).
 NOT_YET_READ = {
     "POD_NAME",
     "POD_NAMESPACE",
     "POD_ID",  # read by kopf itself
-    "DBMIGRATOR_LOG_LEVEL",
-    "DBMIGRATOR_JOB_IMAGE_PULL_POLICY",
-    "DBMIGRATOR_JOB_SERVICE_ACCOUNT",
-    "DBMIGRATOR_JOB_ACTIVE_DEADLINE_SECONDS",
-    "DBMIGRATOR_JOB_TTL_SECONDS_AFTER_FINISHED",
-    "DBMIGRATOR_JOB_RESOURCES",
 }
 
 

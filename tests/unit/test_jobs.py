@@ -387,3 +387,21 @@ def test_digest_source_is_order_independent_and_content_sensitive() -> None:
     b = digest_source({"002_b.sql": "x", "001_a.sql": "create table a();"})
     assert a == b and a.startswith("sha256:")
     assert a != digest_source({"001_a.sql": "create table a ();", "002_b.sql": "x"})
+
+
+def test_operator_job_defaults_fill_only_what_the_resource_leaves_empty() -> None:
+    from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, parse_job_resources
+
+    defaults = JobDefaults(
+        "IfNotPresent", "migrator", parse_job_resources('{"limits": {"memory": "1Gi"}}')
+    )
+    filled = apply_job_defaults(spec(), defaults).job
+    assert (filled.image_pull_policy, filled.service_account_name) == ("IfNotPresent", "migrator")
+    assert filled.resources is not None and filled.resources.limits == {"memory": "1Gi"}
+    own = spec(job={"serviceAccountName": "own", "imagePullPolicy": "Always"})
+    kept = apply_job_defaults(own, defaults).job
+    assert (kept.image_pull_policy, kept.service_account_name) == ("Always", "own")
+    assert apply_job_defaults(spec(), JobDefaults()) == spec()
+    assert parse_job_resources("") is None and parse_job_resources("{}") is None
+    with pytest.raises(ValueError, match="not a resources object"):
+        parse_job_resources('{"limits": 3}')

@@ -19,6 +19,7 @@ import kopf
 
 from dbmigrator.api import constants as c
 from dbmigrator.controller import metrics
+from dbmigrator.controller.jobs import JobDefaults
 from dbmigrator.controller.kube import Kube, TransientError
 from dbmigrator.controller.reconciler import Reconciler
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 class OperatorConfig:
     namespaces: list[str] | None  # None: all namespaces
     default_image: str
+    job_defaults: JobDefaults = field(default_factory=JobDefaults)
     metrics_port: int = 8080
     resync_seconds: float = 60.0
     workers: int = 32
@@ -92,7 +94,9 @@ def install(config: OperatorConfig) -> None:
     RUNTIME.config = config
     requeue = Requeue(reconcile=_safe_reconcile)
     RUNTIME.requeue = requeue
-    RUNTIME.reconciler = Reconciler(Kube.default(), config.default_image, requeue=requeue.add)
+    RUNTIME.reconciler = Reconciler(
+        Kube.default(), config.default_image, config.job_defaults, requeue=requeue.add
+    )
 
 
 def _safe_reconcile(namespace: str, name: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.models import DatabaseMigrationSpec, ValidationSpec
+from dbmigrator.api.models import DatabaseMigrationSpec, ResourceRequirements, ValidationSpec
 from dbmigrator.controller.observed import ResourceRef
 
 StepKind = Literal["backup", "rehearse", "migrate", "down", "restore"]
@@ -126,6 +126,42 @@ def build_args(request: JobRequest, spec: DatabaseMigrationSpec, resource: str) 
     if not spec.validation.enabled:
         args.append("--no-validate")
     return [*args, *tail]
+
+
+@dataclass(frozen=True)
+class JobDefaults:
+    """Operator-wide defaults for `spec.job` (the chart's `jobDefaults`); the resource wins."""
+
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    service_account_name: str = ""
+    resources: ResourceRequirements | None = None
+
+
+def parse_job_resources(text: str) -> ResourceRequirements | None:
+    """`{"requests": {...}, "limits": {...}}` as JSON (empty or `{}`: none); ValueError if bad."""
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+        parsed = ResourceRequirements.model_validate(data)
+    except ValueError as exc:
+        raise ValueError(f"not a resources object (JSON with requests/limits): {exc}") from None
+    return parsed if (parsed.requests or parsed.limits) else None
+
+
+def apply_job_defaults(spec: DatabaseMigrationSpec, defaults: JobDefaults) -> DatabaseMigrationSpec:
+    """`spec` with the operator's defaults filled in where `spec.job` leaves a field empty."""
+    job = spec.job
+    update: dict[str, Any] = {}
+    if not job.image_pull_policy and defaults.image_pull_policy:
+        update["image_pull_policy"] = defaults.image_pull_policy
+    if not job.service_account_name and defaults.service_account_name:
+        update["service_account_name"] = defaults.service_account_name
+    if job.resources is None and defaults.resources is not None:
+        update["resources"] = defaults.resources
+    if not update:
+        return spec
+    return spec.model_copy(update={"job": job.model_copy(update=update)})
 
 
 def build_job(

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from dbmigrator.api.conditions import find_condition
 from dbmigrator.api.models import parse_spec, parse_status, render_status_patch
 from dbmigrator.controller import metrics
-from dbmigrator.controller.jobs import build_job, step_kind
+from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, build_job, step_kind
 from dbmigrator.controller.kube import Kube
 from dbmigrator.controller.observed import ResourceRef
 from dbmigrator.controller.planner import Blocked, CreateJob, DeleteJob, Fail, Wait
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 class Reconciler:
     kube: Kube
     default_image: str
+    job_defaults: JobDefaults = field(default_factory=JobDefaults)
     requeue: Callable[[str, str, float], None] = lambda ns, name, delay: None
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -61,7 +62,8 @@ class Reconciler:
         result = plan_reconcile(spec, status, observed)
         step = result.step
         if isinstance(step, CreateJob):
-            manifest = build_job(step.request, spec, ref, self.default_image)
+            job_spec = apply_job_defaults(spec, self.job_defaults)
+            manifest = build_job(step.request, job_spec, ref, self.default_image)
             if self.kube.create_job(namespace, manifest):
                 metrics.STEPS.labels(namespace, name, step_kind(step.request.step)).inc()
                 log.info("%s/%s: created Job %s", namespace, name, step.job_name)

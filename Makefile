@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
 
-.PHONY: install lint fmt test test-unit test-int test-e2e demo bench-engine clean crds
+.PHONY: install lint fmt test test-unit test-int test-e2e demo bench-engine bench-operator clean crds
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,9 @@ demo: install
 
 bench-engine: install
 	$(BIN)/python tools/bench_engine.py --write docs/benchmarks.md
+
+bench-operator: install
+	$(BIN)/python tools/bench_operator.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .localpg .localcluster

@@ -60,21 +60,24 @@ class Demo:
         return out
 
     def watch_until_settled(self, timeout: float = 240) -> dict[str, Any]:
-        """Print `kubectl get dbmigrations` whenever it changes, until Ready or Stalled."""
+        """Print `kubectl get dbmigrations` rows as they change, until Ready or Stalled."""
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
-            table = self.kubectl("-n", NS, "get", "dbmigrations")
-            row = table.splitlines()[-1].rsplit(None, 1)[0]  # without AGE
-            if row != last:
-                print(table if not last else table.splitlines()[-1], flush=True)
-                last = row
             r = self.status()
+            table = self.kubectl("-n", NS, "get", "dbmigrations")
+            header, row = table.splitlines()[0], table.splitlines()[-1]
+            if row.rsplit(None, 1)[0] != last:  # changed, AGE aside
+                print(row if last else f"{header}\n{row}", flush=True)
+                last = row.rsplit(None, 1)[0]
             st = r.get("status") or {}
             conds = {c["type"]: c["status"] for c in st.get("conditions") or []}
             if st.get("observedGeneration") == r["metadata"]["generation"] and (
                 conds.get("Ready") == "True" or conds.get("Stalled") == "True"
             ):
+                final = self.kubectl("-n", NS, "get", "dbmigrations").splitlines()[-1]
+                if final.rsplit(None, 1)[0] != last:
+                    print(final, flush=True)
                 return r
             time.sleep(0.5)
         raise SystemExit("demo: the migration did not settle in time")

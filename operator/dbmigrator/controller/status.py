@@ -94,7 +94,7 @@ def plan_reconcile(
         new = apply_step(spec, current, observed, step)
         events.extend(_events(step, current, new))
         if not isinstance(step, RecordResult):
-            return Reconcile(step, new, tuple(events))
+            return Reconcile(step, new, tuple(_dedupe(events)))
         current = new
     raise RuntimeError("the planner kept recording results; this is a bug")
 
@@ -389,6 +389,19 @@ def _events(
         warning = isinstance(step, Fail | Blocked)
         return [Event("Warning" if warning else "Normal", new.reason, new.message)]
     return []
+
+
+def _dedupe(events: list[Event]) -> list[Event]:
+    """A failed step and the run's failure say the same thing: keep one Event for it."""
+    out: list[Event] = []
+    for event in events:
+        prev = out[-1] if out else None
+        if prev and (prev.type, prev.reason) == (event.type, event.reason) and (
+            event.message in prev.message or prev.message in event.message
+        ):
+            continue
+        out.append(event)
+    return out
 
 
 def _push(history: list[HistoryEntry], entry: HistoryEntry) -> list[HistoryEntry]:

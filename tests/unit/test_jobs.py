@@ -405,3 +405,26 @@ def test_operator_job_defaults_fill_only_what_the_resource_leaves_empty() -> Non
     assert parse_job_resources("") is None and parse_job_resources("{}") is None
     with pytest.raises(ValueError, match="not a resources object"):
         parse_job_resources('{"limits": 3}')
+
+
+def test_every_validation_field_of_the_crd_is_understood_by_the_engine() -> None:
+    """The CRD's spec.validation and the engine's checks file are one contract: a field the
+    CRD accepts but the engine refuses (extra="forbid") would fail every Job."""
+    from dbmigrator.api.models import ValidationSpec
+    from dbmigrator.engine.checksfile import parse_checks
+
+    full = ValidationSpec.model_validate({
+        "roleProbes": [{"role": "authenticated", "sql": "select 1", "expect": "allowed",
+                        "claims": {"sub": "x", "role": "authenticated"}, "minRows": 1, "since": "003"}],
+        "queries": [{"name": "q", "sql": "select 1", "maxDegradationPercent": 20}],
+        "security": {"requireRlsOnExposedTables": True},
+    })  # fmt: skip
+    checks = parse_checks(build_checks_json(full), "DBMIGRATOR_CHECKS_JSON")
+    probe = checks.role_probes[0]
+    assert (probe.min_rows, probe.since, probe.claims) == (
+        1,
+        "003",
+        {"sub": "x", "role": "authenticated"},
+    )
+    assert checks.queries[0].max_degradation_percent == 20
+    assert checks.security.require_rls_on_exposed_tables is True

@@ -211,6 +211,15 @@ class QueryCheck(_Model):
         description="Fail validation when the query gets slower than the baseline by more than "
         "this percentage.",
     )
+    min_delta_ms: float = Field(
+        default=0.5,
+        ge=0,
+        description="Noise floor: a slowdown of fewer milliseconds than this never fails, "
+        "whatever the percentage.",
+    )
+    repeat: int = Field(
+        default=5, ge=1, le=100, description="Runs per measurement; the median counts."
+    )
 
 
 class SecurityChecks(_Model):

@@ -396,8 +396,10 @@ def _dedupe(events: list[Event]) -> list[Event]:
     out: list[Event] = []
     for event in events:
         prev = out[-1] if out else None
-        if prev and (prev.type, prev.reason) == (event.type, event.reason) and (
-            event.message in prev.message or prev.message in event.message
+        if (
+            prev
+            and (prev.type, prev.reason) == (event.type, event.reason)
+            and (event.message in prev.message or prev.message in event.message)
         ):
             continue
         out.append(event)

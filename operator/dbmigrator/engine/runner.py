@@ -21,6 +21,7 @@ from dbmigrator.engine import tracking
 from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.database import (
     Dsn,
+    StatementFailure,
     application_name,
     connect,
     describe_error,
@@ -384,13 +385,8 @@ class Engine:
                 return
             except psycopg.Error as exc:
                 failure = describe_error(exc)
-                if is_retryable(failure) and attempt < self.options.retries:
+                if self._wait_to_retry(m, attempt, failure):
                     attempt += 1
-                    delay = self.options.retry_delay * 2 ** (attempt - 1)
-                    self.progress.retrying(
-                        m, attempt, f"ERROR {failure.sqlstate}: {failure.message}", delay
-                    )
-                    time.sleep(delay)
                     continue
                 self._record_failure(conn, m, direction, started_at, t0, failure.message)
                 raise self._statement_error(parsed, statements, index, exc, attempt) from None
@@ -417,13 +413,8 @@ class Engine:
                     break
                 except psycopg.Error as exc:
                     failure = describe_error(exc)
-                    if is_retryable(failure) and attempt < self.options.retries:
+                    if self._wait_to_retry(m, attempt, failure):
                         attempt += 1
-                        delay = self.options.retry_delay * 2 ** (attempt - 1)
-                        self.progress.retrying(
-                            m, attempt, f"ERROR {failure.sqlstate}: {failure.message}", delay
-                        )
-                        time.sleep(delay)
                         continue
                     self._drop_invalid_indexes(conn, statement, parsed)
                     self._record_failure(conn, m, direction, started_at, t0, failure.message)
@@ -438,6 +429,16 @@ class Engine:
             self._track(cur, m, parsed, direction, started_at, t0)
         with conn.cursor() as cur:
             cur.execute("RESET ALL")
+
+    def _wait_to_retry(self, m: Migration, attempt: int, failure: StatementFailure) -> bool:
+        """Sleep before the next attempt when the failure is worth one and attempts remain."""
+        if not is_retryable(failure) or attempt >= self.options.retries:
+            return False
+        delay = self.options.retry_delay * 2**attempt
+        reason = f"ERROR {failure.sqlstate}: {failure.message}"
+        self.progress.retrying(m, attempt + 1, reason, delay)
+        time.sleep(delay)
+        return True
 
     def _drop_invalid_indexes(
         self, conn: psycopg.Connection[Any], statement: Statement, parsed: ParsedFile

@@ -62,3 +62,18 @@ def test_compact_result_fits_4096_bytes_and_keeps_the_error() -> None:
     assert parsed.validation is not None and parsed.validation.failed == 300
     small = RunResult(command="up", ok=True, exit_code=0)
     assert json.loads(render_compact(small))["truncated"] is False
+
+
+def test_connection_failures_keep_the_cause() -> None:
+    from dbmigrator.engine.database import connection_failure, redact
+
+    refused = (
+        'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused\n'
+        "\tIs the server running on that host and accepting TCP/IP connections?"
+    )
+    assert connection_failure(refused) == (
+        "Connection refused; Is the server running on that host and accepting TCP/IP connections?"
+    )
+    assert redact("postgresql://app:s3cr3t@db:5432/x and password=hunter2") == (
+        "postgresql://app:***@db:5432/x and password=***"
+    )

@@ -408,12 +408,13 @@ def _progress_reason(step: str) -> str:
 def _progress_message(
     spec: DatabaseMigrationSpec, run: RunState, step: PlannedStep, job_name: str
 ) -> str:
-    start = run.start_version or "the current version"
+    start = run.start_version or "the database's version"
     if run.start_version is not None and vint(run.start_version) == 0:
         start = "an empty database"
     kind = step_kind(step.step)
     if kind == "backup":
-        text = f"backing up before {run.operation} {start} -> {run.target_version}"
+        verb = "upgrading" if run.operation == "upgrade" else f"the {run.operation}"
+        text = f"backing up before {verb} {start} -> {run.target_version}"
     elif kind == "rehearse":
         text = f"rehearsing {start} -> {run.target_version} on a scratch copy"
     elif kind == "migrate":

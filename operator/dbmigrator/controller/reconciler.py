@@ -28,6 +28,8 @@ from dbmigrator.controller.status import Event, plan_reconcile
 
 log = logging.getLogger(__name__)
 
+BLOCKED_RECHECK_SECONDS = 10.0
+
 
 @dataclass
 class Reconciler:
@@ -73,8 +75,12 @@ class Reconciler:
             self.requeue(namespace, name, 2.0)
         elif isinstance(step, Wait) and step.requeue_after is not None:
             self.requeue(namespace, name, step.requeue_after)
-        if isinstance(step, Fail | Blocked):
+        if isinstance(step, Fail | Blocked) and result.events:  # counted once, when it happens
             metrics.FAILURES.labels(namespace, name, step.reason).inc()
+        if isinstance(step, Blocked):
+            # Fixed outside the resource (a Secret or ConfigMap appears or changes), which the
+            # operator does not watch: look again soon rather than at the slow resync.
+            self.requeue(namespace, name, BLOCKED_RECHECK_SECONDS)
         if result.status != status:
             self.kube.patch_status(namespace, name, render_status_patch(result.status))
         for event in result.events:

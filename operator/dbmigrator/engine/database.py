@@ -109,7 +109,7 @@ def connect(dsn: Dsn, command: str, *, connect_timeout: int = 10) -> psycopg.Con
             connect_timeout=connect_timeout,
         )
     except psycopg.OperationalError as exc:
-        message = scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc), dsn)
+        message = scrub(connection_failure(str(exc)) or repr(exc), dsn)
         target = _describe_target(dsn)
         if "password authentication failed" in message or "authentication" in message.lower():
             raise DatabaseUnavailable(
@@ -124,6 +124,25 @@ def connect(dsn: Dsn, command: str, *, connect_timeout: int = 10) -> psycopg.Con
         raise DatabaseUnavailable(
             f"cannot connect to {_describe_target(dsn)}: {scrub(str(exc), dsn)}"
         ) from None
+
+
+def connection_failure(text: str) -> str:
+    """libpq's multi-line connection error, reduced to the lines that say why.
+
+    libpq writes `connection to server at "h" (addr), port p failed: <cause>` per address tried,
+    then hints such as `\tIs the server running on that host and accepting TCP/IP connections?`.
+    Keep each distinct cause and the hint, on one line, without the tab.
+    """
+    causes: list[str] = []
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        _, sep, cause = line.rpartition(" failed: ")
+        item = cause.strip() if sep else line
+        if item and item not in causes:
+            causes.append(item)
+    return "; ".join(causes)
 
 
 def _describe_target(dsn: Dsn) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -39,10 +39,11 @@ from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.planning import current_version, parse_phase
-from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 from dbmigrator.engine.results import RunResult, render_compact, render_json
-from dbmigrator.engine.runner import Engine, RunOptions
-from dbmigrator.engine.source import read_checks, read_migration_dir
+
+if TYPE_CHECKING:
+    from dbmigrator.engine.runner import Engine
+from dbmigrator.engine.options import RunOptions
 
 
 @dataclass
@@ -64,6 +65,10 @@ class Context:
         return self.dsn
 
     def engine(self, **overrides: Any) -> Engine:
+        # Loaded here: pglast and the validation code are not needed by backup, restore, status.
+        from dbmigrator.engine.runner import Engine
+        from dbmigrator.engine.source import read_checks, read_migration_dir
+
         migrations = read_migration_dir(self.directory)
         checks = read_checks(self.checks, os.environ.get("DBMIGRATOR_CHECKS_JSON"), self.directory)
         options = RunOptions(**{**self.options.__dict__, **overrides})
@@ -363,6 +368,8 @@ def restore(ctx: Context, source: Path, yes: bool) -> None:
 def rehearse(ctx: Context, target: str | None, phases: tuple[str, ...], backup_file: Path | None,
              no_validate: bool) -> None:  # fmt: skip
     """Back up, restore into a scratch database, run `up` + validation there, drop it."""
+    from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
+
     engine = ctx.engine(validate=not no_validate)
     _finish(ctx, run_rehearsal(engine, target, [parse_phase(p) for p in phases], backup_file))
 

@@ -7,7 +7,7 @@ stays one JSON document.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -18,7 +18,9 @@ from dbmigrator.engine.files import Migration
 from dbmigrator.engine.planning import DownPlan, StatusReport, UpPlan
 from dbmigrator.engine.progress import Progress
 from dbmigrator.engine.results import RunResult, format_error
-from dbmigrator.engine.sqlparse import ParsedFile, Statement
+
+if TYPE_CHECKING:  # pglast loads only for the commands that parse SQL
+    from dbmigrator.engine.sqlparse import ParsedFile, Statement
 
 OK = "[green]✓[/]"
 FAIL = "[red]✗[/]"

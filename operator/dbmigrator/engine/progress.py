@@ -6,8 +6,12 @@ The CLI implements it with rich (progress per file and statement); tests collect
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dbmigrator.engine.files import Migration
-from dbmigrator.engine.sqlparse import Statement
+
+if TYPE_CHECKING:  # pglast loads only for the commands that parse SQL
+    from dbmigrator.engine.sqlparse import Statement
 
 
 class Progress:

@@ -37,6 +37,7 @@ from dbmigrator.engine.errors import (
 )
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
 from dbmigrator.engine.locking import migration_lock
+from dbmigrator.engine.options import RunOptions
 from dbmigrator.engine.planning import (
     AppliedRow,
     DownPlan,
@@ -57,18 +58,6 @@ from dbmigrator.engine.validation import (
     measure_baselines,
     validate,
 )
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    lock_wait: float = 60.0
-    lock_timeout: str = "5s"
-    statement_timeout: str = "15min"
-    retries: int = 3
-    retry_delay: float = 1.0
-    validate: bool = True
-    on_failure: Literal["stop", "down"] = "stop"
-    allow_out_of_order: bool = False
 
 
 @dataclass

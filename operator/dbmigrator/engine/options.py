@@ -1,0 +1,18 @@
+"""How a run behaves: waits, timeouts, retries, validation. A plain value, cheap to import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    lock_wait: float = 60.0
+    lock_timeout: str = "5s"
+    statement_timeout: str = "15min"
+    retries: int = 3
+    retry_delay: float = 1.0
+    validate: bool = True
+    on_failure: Literal["stop", "down"] = "stop"
+    allow_out_of_order: bool = False

@@ -261,3 +261,47 @@ def test_health_invariants_over_all_condition_combinations(chunk: int) -> None:
             assert status in ("Progressing", "Suspended"), f"a retry read as {status}: {combo}"
         if stalled == "True" and current and not deleting and not suspend:
             assert status == "Degraded", combo
+
+
+# --------------------------------------------------------------------------- captured shapes
+# testdata/e2e_*.yaml were recorded from real runs by tools/capture_health_testdata.py.
+
+CAPTURED_SCENARIOS = {"shop", "rollback", "broken", "secret", "target", "suspend", "transient"}
+URI_WITH_PASSWORD = re.compile(r"postgres(?:ql)?://[^\s/@:'\"]+:[^\s/@'\"]+@")
+
+
+def captured_cases() -> list[dict[str, Any]]:
+    tests = load_yaml(HEALTH_TESTS)["tests"]
+    return [t for t in tests if Path(t["inputPath"]).name.startswith("e2e_")]
+
+
+def test_captured_cases_cover_every_scenario_and_health_status() -> None:
+    cases = captured_cases()
+    assert {Path(t["inputPath"]).stem.split("_")[1] for t in cases} == CAPTURED_SCENARIOS
+    assert {t["healthStatus"]["status"] for t in cases} == {
+        "Healthy", "Progressing", "Degraded", "Suspended",
+    }  # fmt: skip
+
+
+def test_a_captured_retry_reads_progressing_and_only_stalled_reads_degraded() -> None:
+    retries = 0
+    for case in captured_cases():
+        obj = load_yaml(CHECK_DIR / case["inputPath"])
+        conditions = {c["type"]: c for c in (obj.get("status") or {}).get("conditions", [])}
+        reconciling = conditions.get("Reconciling", {})
+        stalled = conditions.get("Stalled", {}).get("status") == "True"
+        if reconciling.get("status") == "True" and reconciling["reason"] in (
+            Reason.DATABASE_UNREACHABLE,
+            Reason.DATABASE_LOCKED,
+        ):
+            retries += 1
+            assert not stalled, case["inputPath"]
+            assert case["healthStatus"]["status"] == "Progressing", case["inputPath"]
+        if case["healthStatus"]["status"] == "Degraded":
+            assert stalled, case["inputPath"]
+    assert retries, "no captured shape of a transient error being retried"
+
+
+def test_testdata_carry_no_database_uri_with_a_password() -> None:
+    for path in sorted((CHECK_DIR / "testdata").glob("*.yaml")):
+        assert not URI_WITH_PASSWORD.search(path.read_text()), path.name

@@ -57,22 +57,34 @@ if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
   return hs
 end
 
-local suspendRequested = obj.spec ~= nil and obj.spec.suspend == true
-if suspendRequested or (status ~= nil and status.phase == "Suspended") then
-  hs.status = "Suspended"
-  hs.message = messageOr("Suspended: spec.suspend is true")
-  return hs
-end
-
 local waiting = "Waiting for the operator to act on the current spec"
 if generation ~= nil then
   waiting = "Waiting for the operator to act on generation " .. tostring(generation)
 end
 
-if status == nil or status.observedGeneration == nil or
-    (generation ~= nil and status.observedGeneration < generation) then
+local notObserved = status == nil or status.observedGeneration == nil or
+    (generation ~= nil and status.observedGeneration < generation)
+-- status.message speaks for the current generation: observed, or a step of it runs.
+local messageCurrent = not notObserved or isCurrent(reconciling) or isCurrent(ready)
+
+local suspendRequested = obj.spec ~= nil and obj.spec.suspend == true
+if suspendRequested or (status ~= nil and status.phase == "Suspended") then
+  hs.status = "Suspended"
+  local fallback = waiting
+  if suspendRequested then
+    fallback = "Suspended: spec.suspend is true"
+  end
+  if messageCurrent then
+    hs.message = messageOr(fallback)
+  else
+    hs.message = fallback
+  end
+  return hs
+end
+
+if notObserved then
   hs.status = "Progressing"
-  if isCurrent(reconciling) or isCurrent(ready) then
+  if messageCurrent then
     hs.message = messageOr(waiting)
   else
     hs.message = waiting

@@ -151,9 +151,11 @@ def main() -> int:
             subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f",
                             str(REPO / "crds" / "dbmigrator.io_databasemigrations.yaml")], check=True,
                            capture_output=True)  # fmt: skip
-            subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "wait",
-                            "--for=condition=Established", "crd/databasemigrations.dbmigrator.io"],
-                           check=True, capture_output=True)  # fmt: skip
+            query = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
+            while subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "get", "crd",
+                                  "databasemigrations.dbmigrator.io", "-o", query],
+                                 capture_output=True, text=True).stdout.strip() != "True":  # fmt: skip
+                time.sleep(0.2)
             core.create_namespace({"metadata": {"name": NS}})
             data = {p.name: p.read_text() for p in sorted((REPO / "migrations").glob("*.sql"))}
             core.create_namespaced_config_map(

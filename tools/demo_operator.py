@@ -50,6 +50,15 @@ class Demo:
             print(proc.stdout, end="", flush=True)
         return proc.stdout
 
+    def wait_established(self, crd: str, timeout: float = 60) -> None:
+        """Polled: `kubectl wait` on a CRD created a moment ago can fail before it has conditions."""
+        deadline = time.monotonic() + timeout
+        query = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
+        while self.kubectl("get", "crd", crd, "-o", query).strip() != "True":
+            if time.monotonic() > deadline:
+                raise SystemExit(f"demo: CRD {crd} was not established in {timeout:.0f}s")
+            time.sleep(0.2)
+
     def apply(self, obj: dict[str, Any]) -> None:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(obj))
 
@@ -123,7 +132,7 @@ def run_operator_story(pg: LocalPostgres) -> None:
         demo.kubectl(
             "apply", "-f", str(REPO / "crds" / "dbmigrator.io_databasemigrations.yaml"), show=True
         )
-        demo.kubectl("wait", "--for=condition=Established", "crd/databasemigrations.dbmigrator.io")
+        demo.wait_established("databasemigrations.dbmigrator.io")
 
         step("Run the operator (the same `dbmigrator` entry point the container image uses)")
         log = state / "operator.log"

@@ -93,8 +93,14 @@ class Operator:
 @pytest.fixture(scope="session")
 def cluster(local_cluster: LocalCluster) -> LocalCluster:
     kubectl(local_cluster.kubeconfig, "apply", "-f", str(CRD))
-    kubectl(local_cluster.kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
-            "crd/databasemigrations.dbmigrator.io")  # fmt: skip
+
+    def established() -> bool:
+        # Polled: `kubectl wait` on a CRD created a moment ago can fail before it has conditions.
+        out = kubectl(local_cluster.kubeconfig, "get", "crd", "databasemigrations.dbmigrator.io", "-o",
+                      'jsonpath={.status.conditions[?(@.type=="Established")].status}', check=False)  # fmt: skip
+        return out.strip() == "True"
+
+    wait_for("the DatabaseMigration CRD to be established", established, timeout=60)
     return local_cluster
 
 

@@ -53,40 +53,35 @@ NAMESPACED_RULES: list[Obj] = [
     {
         "apiGroups": ["dbmigrator.io"],
         "resources": ["databasemigrations"],
-        "verbs": ["get", "list", "watch", "patch"],
+        "verbs": ["get", "list", "watch"],
     },
     {
         "apiGroups": ["dbmigrator.io"],
         "resources": ["databasemigrations/status"],
-        "verbs": ["get", "patch", "update"],
+        "verbs": ["patch"],
     },
-    {
-        "apiGroups": ["batch"],
-        "resources": ["jobs"],
-        "verbs": ["get", "list", "watch", "create", "delete"],
-    },
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "watch", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
 POD_LOGS_RULE: Obj = {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}
 CRD_RULE: Obj = {
     "apiGroups": ["apiextensions.k8s.io"],
     "resources": ["customresourcedefinitions"],
-    "verbs": ["get", "list", "watch"],
+    "verbs": ["list", "watch"],
 }
 NAMESPACES_RULE: Obj = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}
 CLUSTER_PEERING_RULE: Obj = {
     "apiGroups": ["kopf.dev"],
     "resources": ["clusterkopfpeerings"],
-    "verbs": ["get", "list", "watch", "patch"],
+    "verbs": ["list", "watch", "patch"],
 }
 NAMESPACED_PEERING_RULE: Obj = {
     "apiGroups": ["kopf.dev"],
     "resources": ["kopfpeerings"],
-    "verbs": ["get", "list", "watch", "patch"],
+    "verbs": ["list", "watch", "patch"],
 }
 
 
@@ -330,7 +325,7 @@ def test_rbac_all_namespaces(render: Render) -> None:
     assert by_kind(objs, "Role") == [] and by_kind(objs, "RoleBinding") == []
     role = one(objs, "ClusterRole")
     assert role["metadata"]["name"] == FULLNAME
-    assert _rules(role) == [*NAMESPACED_RULES, CRD_RULE, NAMESPACES_RULE, CLUSTER_PEERING_RULE]
+    assert _rules(role) == [*NAMESPACED_RULES, CRD_RULE, CLUSTER_PEERING_RULE]
     binding = one(objs, "ClusterRoleBinding")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -358,7 +353,7 @@ def test_rbac_listed_namespaces(render: Render) -> None:
         ]
     cluster_role = one(objs, "ClusterRole")
     assert cluster_role["metadata"]["name"] == f"{FULLNAME}-crds"
-    assert _rules(cluster_role) == [CRD_RULE], "only kopf's CRD scan is cluster-wide"
+    assert _rules(cluster_role) == [CRD_RULE, NAMESPACES_RULE], "kopf's cluster-scoped needs only"
     assert one(objs, "ClusterRoleBinding")["roleRef"]["name"] == f"{FULLNAME}-crds"
 
 

@@ -74,16 +74,16 @@ Used by the ClusterRole (all namespaces) and by each Role (listed namespaces).
 {{- define "dbmigration-operator.namespacedRules" -}}
 - apiGroups: ["dbmigrator.io"]
   resources: ["databasemigrations"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["dbmigrator.io"]
   resources: ["databasemigrations/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["patch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["list", "watch", "create", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list"]
 {{- if .Values.rbac.podLogs }}
 - apiGroups: [""]
   resources: ["pods/log"]
@@ -97,10 +97,7 @@ Used by the ClusterRole (all namespaces) and by each Role (listed namespaces).
   verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}
 
 {{/*
@@ -109,5 +106,5 @@ kopf scans CustomResourceDefinitions at startup and watches them while it runs.
 {{- define "dbmigration-operator.crdRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 {{- end }}

@@ -186,9 +186,8 @@ class Shop:
         }
 
 
-@pytest.fixture
-def shop(cluster: LocalCluster, postgres: LocalPostgres, operator: Operator) -> Iterator[Shop]:
-    name = f"shop-{secrets.token_hex(3)}"
+def create_shop(cluster: LocalCluster, postgres: LocalPostgres, name: str) -> Shop:
+    """A namespace `name` with a fresh bootstrapped database, its Secret, the PVC, the migrations."""
     dbname = name.replace("-", "_")
     with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"'.encode())
@@ -202,12 +201,23 @@ def shop(cluster: LocalCluster, postgres: LocalPostgres, operator: Operator) -> 
     s.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "db-backups", "namespace": name},
              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})  # fmt: skip
     s.set_migrations(REPO / "migrations")
+    return s
+
+
+def drop_shop(cluster: LocalCluster, postgres: LocalPostgres, name: str) -> None:
+    kubectl(cluster.kubeconfig, "delete", "namespace", name, "--wait=false", check=False)
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name.replace("-", "_")}" WITH (FORCE)'.encode())
+
+
+@pytest.fixture
+def shop(cluster: LocalCluster, postgres: LocalPostgres, operator: Operator) -> Iterator[Shop]:
+    name = f"shop-{secrets.token_hex(3)}"
+    s = create_shop(cluster, postgres, name)
     try:
         yield s
     finally:
-        kubectl(cluster.kubeconfig, "delete", "namespace", name, "--wait=false", check=False)
-        with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'.encode())
+        drop_shop(cluster, postgres, name)
 
 
 def shop_resource(namespace: str, target: str = "008", **overrides: Any) -> dict[str, Any]:

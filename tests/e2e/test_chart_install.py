@@ -17,14 +17,11 @@ admin kubeconfig, hiding any missing permission).
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from localcluster.controlplane import LocalCluster
@@ -49,7 +46,7 @@ from tests.e2e.chart_support import (
     summarize,
     whoami,
 )
-from tests.e2e.conftest import CLI, REPO, Shop, kubectl, shop_resource
+from tests.e2e.conftest import Shop, create_shop, drop_shop, kubectl, shop_resource
 
 __all__ = ["helm"]  # the fixture, re-exported for pytest
 
@@ -80,24 +77,6 @@ class Setup:
     operator: LocalOperator
 
 
-def _create_shop(cluster: LocalCluster, postgres: LocalPostgres, name: str) -> Shop:
-    """Like the `shop` fixture of conftest.py, without its admin-credentialed operator."""
-    dbname = name.replace("-", "_")
-    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"'.encode())
-    dsn = postgres.dsn(dbname)
-    subprocess.run([str(CLI), "bootstrap"], env={**os.environ, "DATABASE_URL": dsn}, check=True,
-                   capture_output=True)  # fmt: skip
-    shop = Shop(cluster, name, dsn)
-    kubectl(cluster.kubeconfig, "create", "namespace", name)
-    shop.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db-credentials", "namespace": name},
-                "stringData": {"uri": dsn}})  # fmt: skip
-    shop.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "db-backups", "namespace": name},
-                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})  # fmt: skip
-    shop.set_migrations(REPO / "migrations")
-    return shop
-
-
 @pytest.fixture(scope="module", params=MODES, ids=[m.name for m in MODES])
 def setup(
     request: pytest.FixtureRequest,
@@ -120,7 +99,7 @@ def setup(
     chart = ChartInstall(cluster, mode.release, render(helm, mode.release, values))
     operator: LocalOperator | None = None
     try:
-        shop = _create_shop(cluster, postgres, shop_ns)
+        shop = create_shop(cluster, postgres, shop_ns)
         kubectl(cluster.kubeconfig, "create", "namespace", other_ns)
         applied = chart.install()
         sa_kubeconfig = service_account_kubeconfig(
@@ -138,12 +117,8 @@ def setup(
         if operator is not None:
             operator.stop()
         chart.uninstall()
-        for ns in (shop_ns, other_ns):
-            kubectl(cluster.kubeconfig, "delete", "namespace", ns, "--wait=false", check=False)
-        with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-            conn.execute(
-                f'DROP DATABASE IF EXISTS "{shop_ns.replace("-", "_")}" WITH (FORCE)'.encode()
-            )
+        kubectl(cluster.kubeconfig, "delete", "namespace", other_ns, "--wait=false", check=False)
+        drop_shop(cluster, postgres, shop_ns)
 
 
 def test_the_api_server_accepts_every_rendered_object(setup: Setup) -> None:

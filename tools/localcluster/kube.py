@@ -151,36 +151,21 @@ class KubeApi:
 
     # ---- objects pods refer to
     def read_secret(self, namespace: str, name: str) -> Json | None:
-        try:
-            return _json(
-                self._core.read_namespaced_secret(
-                    name, namespace, _preload_content=False, _request_timeout=30
-                )
-            )
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise _wrap(err) from err
+        return self._read_or_none(self._core.read_namespaced_secret, namespace, name)
 
     def read_config_map(self, namespace: str, name: str) -> Json | None:
-        try:
-            return _json(
-                self._core.read_namespaced_config_map(
-                    name, namespace, _preload_content=False, _request_timeout=30
-                )
-            )
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise _wrap(err) from err
+        return self._read_or_none(self._core.read_namespaced_config_map, namespace, name)
 
     def read_pvc(self, namespace: str, name: str) -> Json | None:
+        return self._read_or_none(
+            self._core.read_namespaced_persistent_volume_claim, namespace, name
+        )
+
+    @staticmethod
+    def _read_or_none(read: Any, namespace: str, name: str) -> Json | None:
+        """One namespaced object as JSON, or None when it does not exist."""
         try:
-            return _json(
-                self._core.read_namespaced_persistent_volume_claim(
-                    name, namespace, _preload_content=False, _request_timeout=30
-                )
-            )
+            return _json(read(name, namespace, _preload_content=False, _request_timeout=30))
         except ApiException as err:
             if err.status == 404:
                 return None

@@ -53,7 +53,7 @@ fi
 if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" ]]; then
   minor=${K8S_VERSION#v1.}; minor=${minor%%.*}; patch=${K8S_VERSION##*.}
   staging="v0.$minor.$patch"
-  log "building kube-apiserver and kube-controller-manager $K8S_VERSION (first build: 10-25 min on 2 cores)"
+  log "building kube-apiserver and kube-controller-manager $K8S_VERSION (cold Go caches: about 5-7 min on 2 cores)"
   d="$SRC/k8s-$K8S_VERSION"; rm -rf "$d"; mkdir -p "$d"; cd "$d"
   gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [[ -f "$gomod" ]] || { echo "could not download k8s.io/kubernetes@$K8S_VERSION" >&2; exit 1; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager) from the
-# Go module proxy into a cache outside the work tree. Idempotent: a finished build is reused.
+# Build the local cluster's binaries (etcd; kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubelet and kubectl at one version) from the Go module proxy into a cache outside the work tree.
+# Idempotent: a finished build is reused.
 #
 #   hack/build-k8s.sh            # prints the bin directory on the last line
 #
@@ -17,7 +18,14 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '[build-k8s %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/etcd" ]]; then
+# One build at a time per cache: a second caller (another work tree, a parallel test run) waits.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build-k8s.lock"
+if ! flock -n 9; then log "another build holds $CACHE/.build-k8s.lock; waiting"; flock 9; fi
+
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+have_all() { local c; for c in etcd "${K8S_CMDS[@]}"; do [[ -x "$BIN/$c" ]] || return 1; done; }
+if have_all; then
   log "cached binaries in $BIN"
   echo "$BIN"
   exit 0
@@ -50,10 +58,10 @@ GO
 fi
 
 # ---- Kubernetes: require k8s.io/kubernetes, replace each staging module by its v0.Y.Z release ----
-if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" ]]; then
+if ! have_all; then
   minor=${K8S_VERSION#v1.}; minor=${minor%%.*}; patch=${K8S_VERSION##*.}
   staging="v0.$minor.$patch"
-  log "building kube-apiserver and kube-controller-manager $K8S_VERSION (cold Go caches: about 5-7 min on 2 cores)"
+  log "building ${K8S_CMDS[*]} $K8S_VERSION (cold Go caches: about 10-12 min on 2 cores)"
   d="$SRC/k8s-$K8S_VERSION"; rm -rf "$d"; mkdir -p "$d"; cd "$d"
   gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [[ -f "$gomod" ]] || { echo "could not download k8s.io/kubernetes@$K8S_VERSION" >&2; exit 1; }
@@ -72,15 +80,15 @@ if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" ]]; then
     echo
     for m in $mods; do echo "replace $m => $m $staging"; done
   } > go.mod
-  go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
-    "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" >&2
+  pkgs=(); for c in "${K8S_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  tools=(); for p in "${pkgs[@]}"; do tools+=("$p@$K8S_VERSION"); done
+  go get -tool "${tools[@]}" >&2
   vpkg=k8s.io/component-base/version
   ldflags="-s -w -X $vpkg.gitVersion=$K8S_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor"
   ldflags="$ldflags -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z"
   mkdir -p out
-  go build -trimpath -ldflags "$ldflags" -o out/ \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager >&2
-  mv out/kube-apiserver out/kube-controller-manager "$BIN/"
+  go build -trimpath -ldflags "$ldflags" -o out/ "${pkgs[@]}" >&2
+  for c in "${K8S_CMDS[@]}"; do mv "out/$c" "$BIN/"; done
   log "kubernetes done"
 fi
 echo "$BIN"

@@ -5,6 +5,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
+# kubectl, kubelet & co. at the servers' version come first on PATH (hack/build-k8s.sh builds them).
+K8S_BIN := $(shell bash hack/build-k8s.sh --bin-dir)
+export PATH := $(K8S_BIN):$(PATH)
 
 .PHONY: install lint fmt test test-unit test-int test-e2e demo bench-engine bench-operator clean crds
 

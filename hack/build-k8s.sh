@@ -4,6 +4,7 @@
 # Idempotent: a finished build is reused.
 #
 #   hack/build-k8s.sh            # prints the bin directory on the last line
+#   hack/build-k8s.sh --bin-dir  # only prints where the binaries are (or will be); builds nothing
 #
 # Env: K8S_VERSION (default v1.36.3), ETCD_VERSION (default v3.6.16),
 #      DBMIGRATOR_CACHE (default ~/.cache/dbmigrator).
@@ -14,6 +15,7 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 CACHE=${DBMIGRATOR_CACHE:-$HOME/.cache/dbmigrator}
 BIN="$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION/bin"
 SRC="$CACHE/src"
+if [[ ${1:-} == --bin-dir ]]; then echo "$BIN"; exit 0; fi
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '[build-k8s %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

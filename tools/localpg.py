@@ -5,6 +5,10 @@ unprivileged system user (`postgres` from the Debian package, created if missing
 runs as that user. The server listens on 127.0.0.1 on a free port with password (SCRAM) auth, so
 the tests exercise the same authentication path as production; the superuser password is random
 per server and only ever passed through the DSN given to the code under test.
+
+For pods of the local cluster, `host=` adds the host's address on the node network (where pods
+reach the host) and `clients=` the networks allowed to connect from there; `dsn()` then names
+that address, which works from the host and from every pod alike.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ class LocalPostgres:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     superuser: str = PG_USER
     log_statements: bool = False
+    host: str = "127.0.0.1"
+    clients: tuple[str, ...] = ()  # CIDRs allowed in pg_hba.conf besides loopback (SCRAM)
     bindir: Path = field(default_factory=find_bindir)
     _owned_base: bool = False
 
@@ -91,7 +97,7 @@ class LocalPostgres:
     ) -> str:
         user = user or self.superuser
         pw = self.password if password is None else password
-        return f"postgresql://{quote(user)}:{quote(pw, safe='')}@127.0.0.1:{self.port}/{dbname}"
+        return f"postgresql://{quote(user)}:{quote(pw, safe='')}@{self.host}:{self.port}/{dbname}"
 
     def start(self) -> LocalPostgres:
         if self.base is None:
@@ -122,11 +128,19 @@ class LocalPostgres:
                 ids,
             )  # fmt: skip
         pwfile.unlink()
+        if self.clients:
+            hba = self.datadir / "pg_hba.conf"
+            lines = [f"host all all {cidr} scram-sha-256" for cidr in self.clients]
+            current = hba.read_text()
+            missing = [line for line in lines if line not in current.splitlines()]
+            if missing:
+                hba.write_text(current.rstrip("\n") + "\n" + "\n".join(missing) + "\n")
+        listen = ",".join(dict.fromkeys(("127.0.0.1", self.host)))
         options = " ".join(
             [
                 f"-p {self.port}",
                 f"-k {self.base}",
-                "-c listen_addresses=127.0.0.1",
+                f"-c listen_addresses={listen}",
                 "-c fsync=off",
                 "-c synchronous_commit=off",
                 "-c full_page_writes=off",

@@ -1,4 +1,7 @@
-"""Acceptance tests of the local control plane and its node agent (real API server, no mocks)."""
+"""Acceptance tests of the local cluster: a real control plane and a real kubelet + containerd node.
+
+Every pod runs the project's own image (imported by `make image`), in real containers.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from localcluster import processes
 from localcluster.controlplane import LocalCluster
-from localcluster.state import REPO_ROOT, Layout
+from localcluster.state import NODE_IP
 
 if TYPE_CHECKING:
     from tests.cluster.conftest import Kube
@@ -44,11 +46,16 @@ def job_condition(kube: Kube, name: str) -> str | None:
     return None
 
 
+IMAGE = "ghcr.io/dbmigrator/dbmigration-operator:0.1.0"
+
+
+def container(script: str, name: str = "main", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": IMAGE, "imagePullPolicy": "Never",
+            "command": ["sh", "-c", script], **extra}  # fmt: skip
+
+
 def job_manifest(name: str, script: str, **spec: Any) -> dict[str, Any]:
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "containers": [{"name": "main", "image": "busybox:1.37", "command": ["sh", "-c", script]}],
-    }
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container(script)]}
     pod_spec.update(spec.pop("pod", {}))
     return {
         "apiVersion": "batch/v1",
@@ -77,7 +84,11 @@ def test_node_is_ready(kube: Kube) -> None:
     node = kube.raw(kube.core.read_node("local-node", _preload_content=False))
     ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
     assert ready[0]["status"] == "True"
-    assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
+    assert {"type": "InternalIP", "address": NODE_IP} in node["status"]["addresses"]
+    info = node["status"]["nodeInfo"]
+    assert info["containerRuntimeVersion"].startswith("containerd://")
+    assert info["kubeletVersion"] == "v1.36.3"
+    assert "node.kubernetes.io/not-ready" not in json.dumps(node["spec"].get("taints") or [])
 
 
 CRD: dict[str, Any] = {
@@ -170,6 +181,7 @@ def test_job_completes_with_termination_message(kube: Kube) -> None:
     terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert terminated["exitCode"] == 0
     assert terminated["reason"] == "Completed"
+    assert terminated["containerID"].startswith("containerd://")
     assert kube.cluster.read_log(kube.namespace, pod["metadata"]["name"]) == "hello\n"
 
 
@@ -292,26 +304,34 @@ def test_deleting_a_job_collects_its_pods(kube: Kube) -> None:
     wait_for("pods of job gc collected", lambda: not kube.pods("job-name=gc") or None, 60)
 
 
-def running_pid(kube: Kube, selector: str) -> int | None:
+def running_container(kube: Kube, selector: str) -> str | None:
     for pod in kube.pods(selector):
         for status in pod.get("status", {}).get("containerStatuses") or []:
             if "running" in (status.get("state") or {}):
-                return int(status["containerID"].removeprefix("local://"))
+                return str(status["containerID"]).removeprefix("containerd://")
     return None
 
 
+def containerd_tasks() -> set[str]:
+    out = subprocess.run(
+        ["ctr", "--address", "/run/dbmigrator-node/containerd.sock", "-n", "k8s.io", "tasks",
+         "ls", "-q"], capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return set(out.split())
+
+
 def test_deleted_pod_of_long_running_job_is_killed(kube: Kube) -> None:
-    kube.create_job(job_manifest("long", "sleep 300"))
-    pid = wait_for("long job running", lambda: running_pid(kube, "job-name=long"))
-    assert processes.is_alive(pid)
+    kube.create_job(job_manifest("long", "sleep 300", pod={"terminationGracePeriodSeconds": 1}))
+    cid = wait_for("long job running", lambda: running_container(kube, "job-name=long"))
+    assert cid in containerd_tasks()
     (pod,) = kube.pods("job-name=long")
     kube.core.delete_namespaced_pod(pod["metadata"]["name"], kube.namespace)
-    wait_for("process killed", lambda: not processes.is_alive(pid) or None, 30)
+    wait_for("container stopped", lambda: cid not in containerd_tasks() or None, 60)
     uid = pod["metadata"]["uid"]
     wait_for(
         "pod gone",
         lambda: all(p["metadata"]["uid"] != uid for p in kube.pods("job-name=long")) or None,
-        30,
+        60,
     )
     assert wait_for("job long finished", lambda: job_condition(kube, "long")) == "Failed"
 
@@ -338,7 +358,8 @@ def test_active_deadline_kills_the_pod(kube: Kube) -> None:
             "spec": {
                 "restartPolicy": "Never",
                 "activeDeadlineSeconds": 2,
-                "containers": [{"name": "main", "image": "x", "command": ["sleep", "300"]}],
+                "terminationGracePeriodSeconds": 1,  # `sleep` as PID 1 ignores SIGTERM
+                "containers": [container("sleep 300")],
             },
         },
     )
@@ -346,19 +367,81 @@ def test_active_deadline_kills_the_pod(kube: Kube) -> None:
     assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
 
 
-def test_container_without_command_is_refused(kube: Kube) -> None:
+def test_image_not_present_is_err_image_never_pull(kube: Kube) -> None:
     bare_pod(
         kube,
         {
-            "metadata": {"name": "nocmd"},
-            "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "nginx"}]},
+            "metadata": {"name": "noimage"},
+            "spec": {"restartPolicy": "Never", "containers": [
+                {"name": "main", "image": "example.invalid/none:1", "imagePullPolicy": "Never"}]},
         },
+    )  # fmt: skip
+
+    def never_pulled() -> bool:
+        statuses = pod_status(kube, "noimage").get("containerStatuses") or []
+        waiting = (statuses[0].get("state") or {}).get("waiting") if statuses else None
+        return bool(waiting and waiting.get("reason") == "ErrImageNeverPull")
+
+    wait_for("waiting reason ErrImageNeverPull", never_pulled, 60)
+
+
+def test_scheduler_honours_node_selector_and_taints(kube: Kube) -> None:
+    bare_pod(kube, {"metadata": {"name": "elsewhere"}, "spec": {
+        "restartPolicy": "Never", "nodeSelector": {"disk": "none-such"},
+        "containers": [container("true")]}})  # fmt: skip
+
+    def unschedulable() -> bool:
+        conds = pod_status(kube, "elsewhere").get("conditions") or []
+        return any(c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"
+                   for c in conds)  # fmt: skip
+
+    wait_for("elsewhere unschedulable", unschedulable, 30)
+    bare_pod(kube, {"metadata": {"name": "here"}, "spec": {
+        "restartPolicy": "Never", "nodeSelector": {"kubernetes.io/hostname": "local-node"},
+        "containers": [container("true")]}})  # fmt: skip
+    assert wait_for("here done", lambda: terminal(kube, "here"), 60)["phase"] == "Succeeded"
+
+
+def test_in_cluster_client_reaches_the_apiserver_with_its_token(kube: Kube) -> None:
+    """A restricted pod with a ServiceAccount token lists pods through the `kubernetes` Service."""
+    kube.core.patch_namespace(kube.namespace, {"metadata": {"labels": {
+        "pod-security.kubernetes.io/enforce": "restricted"}}})  # fmt: skip
+    rbac: Any = client.RbacAuthorizationV1Api(kube.api)
+    kube.core.create_namespaced_service_account(
+        kube.namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader"))
     )
-    status = wait_for("refusal", lambda: terminal(kube, "nocmd"), 30)
-    terminated = status["containerStatuses"][0]["state"]["terminated"]
-    assert status["phase"] == "Failed"
-    assert terminated["reason"] == "ContainerCannotRun"
-    assert "has no command" in terminated["message"]
+    rbac.create_namespaced_role_binding(kube.namespace, {
+        "metadata": {"name": "reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": kube.namespace}],
+    })  # fmt: skip
+    script = (
+        "import kubernetes as k; k.config.load_incluster_config(); "
+        f"print(sorted(p.metadata.name for p in k.client.CoreV1Api()"
+        f".list_namespaced_pod('{kube.namespace}').items))"
+    )
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+    }
+    bare_pod(kube, {"metadata": {"name": "incluster"}, "spec": {
+        "restartPolicy": "Never", "serviceAccountName": "reader",
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "main", "image": IMAGE, "imagePullPolicy": "Never",
+                        "command": ["python3", "-c", script], "securityContext": restricted}]}})  # fmt: skip
+    status = wait_for("incluster done", lambda: terminal(kube, "incluster"), 90)
+    log = kube.cluster.read_log(kube.namespace, "incluster")
+    assert status["phase"] == "Succeeded", log
+    assert "incluster" in log
+    with pytest.raises(ApiException) as refused:
+        bare_pod(kube, {"metadata": {"name": "rooted"}, "spec": {
+            "containers": [container("true", securityContext={"privileged": True})]}})  # fmt: skip
+    assert refused.value.status == 403
+    message = json.loads(str(refused.value.body))["message"]
+    assert 'violates PodSecurity "restricted:latest": privileged' in message
 
 
 def test_on_failure_restarts_in_place_and_init_containers_run_first(kube: Kube) -> None:
@@ -370,26 +453,18 @@ def test_on_failure_restarts_in_place_and_init_containers_run_first(kube: Kube) 
                 "restartPolicy": "OnFailure",
                 "volumes": [{"name": "work", "emptyDir": {}}],
                 "initContainers": [
-                    {
-                        "name": "init",
-                        "image": "x",
-                        "command": ["sh", "-c", "echo init > /work/order"],
-                        "volumeMounts": [{"name": "work", "mountPath": "/work"}],
-                    }
+                    container(
+                        "echo init > /work/order",
+                        name="init",
+                        volumeMounts=[{"name": "work", "mountPath": "/work"}],
+                    )
                 ],
                 "containers": [
-                    {
-                        "name": "main",
-                        "image": "x",
-                        "command": [
-                            "sh",
-                            "-c",
-                            "echo run >> /work/order; "
-                            "[ $(wc -l < /work/order) -ge 3 ] || exit 7; "
-                            "cp /work/order /dev/termination-log",
-                        ],
-                        "volumeMounts": [{"name": "work", "mountPath": "/work"}],
-                    }
+                    container(
+                        "echo run >> /work/order; [ $(wc -l < /work/order) -ge 3 ] || exit 7; "
+                        "cp /work/order /dev/termination-log",
+                        volumeMounts=[{"name": "work", "mountPath": "/work"}],
+                    )
                 ],
             },
         },
@@ -400,52 +475,3 @@ def test_on_failure_restarts_in_place_and_init_containers_run_first(kube: Kube) 
     assert main["restartCount"] == 1
     assert main["lastState"]["terminated"]["exitCode"] == 7
     assert main["state"]["terminated"]["message"] == "init\nrun\nrun\n"
-
-
-def test_up_down_leaves_no_process(tmp_path: Path) -> None:
-    """A separate cluster via the CLI, with a running container: `down` leaves nothing."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "tools"))
-    cli = [sys.executable, "-m", "localcluster", "--dir", str(tmp_path)]
-    subprocess.run([*cli, "up"], env=env, check=True, capture_output=True, timeout=180)
-    again = subprocess.run([*cli, "up"], env=env, check=True, capture_output=True, text=True)
-    assert "already running" in again.stdout
-    state = json.loads(Layout(tmp_path).state_file.read_text())
-    kubectl = ["kubectl", "--kubeconfig", str(Layout(tmp_path).kubeconfig)]
-    subprocess.run(
-        [
-            *kubectl,
-            "run",
-            "sleeper",
-            "--image=x",
-            "--restart=Never",
-            "--command",
-            "--",
-            "sleep",
-            "300",
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-    def sleeper_pid() -> int | None:
-        out = subprocess.run(
-            [
-                *kubectl,
-                "get",
-                "pod",
-                "sleeper",
-                "-o",
-                "jsonpath={.status.containerStatuses[0].containerID}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        return int(out.removeprefix("local://")) if out.startswith("local://") else None
-
-    pid = wait_for("sleeper running", sleeper_pid, 30)
-    subprocess.run([*cli, "down"], env=env, check=True, capture_output=True, timeout=120)
-    for name, leader in state["pids"].items():
-        assert not processes.is_alive(leader), f"{name} (pid {leader}) survived down"
-    assert not processes.is_alive(pid), "the container process survived down"
-    assert processes.marked_processes(tmp_path.resolve()) == []

@@ -24,6 +24,7 @@ import pytest
 
 from localcluster.controlplane import LocalCluster
 from localcluster.pytest_plugin import local_cluster
+from localcluster.state import HOST_IP, POD_CIDR
 from localpg import LocalPostgres
 
 __all__ = ["local_cluster"]
@@ -105,8 +106,9 @@ def cluster(local_cluster: LocalCluster) -> LocalCluster:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[LocalPostgres]:
-    server = LocalPostgres().start()
+def postgres(cluster: LocalCluster) -> Iterator[LocalPostgres]:
+    """Reachable from the pods: it listens on the host's address on the node network too."""
+    server = LocalPostgres(host=HOST_IP, clients=(POD_CIDR, f"{HOST_IP}/32")).start()
     try:
         yield server
     finally:
@@ -196,6 +198,9 @@ def create_shop(cluster: LocalCluster, postgres: LocalPostgres, name: str) -> Sh
                    capture_output=True)  # fmt: skip
     s = Shop(cluster, name, dsn)
     kubectl(cluster.kubeconfig, "create", "namespace", name)
+    # The apiserver's own PodSecurity admission judges every pod the operator makes here.
+    kubectl(cluster.kubeconfig, "label", "namespace", name,
+            "pod-security.kubernetes.io/enforce=restricted")  # fmt: skip
     s.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db-credentials", "namespace": name},
              "stringData": {"uri": dsn}})  # fmt: skip
     s.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "db-backups", "namespace": name},

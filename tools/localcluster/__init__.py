@@ -1,13 +1,14 @@
-"""A real local Kubernetes control plane for tests and the demo, without Docker.
+"""A real local Kubernetes cluster for tests and the demo, without Docker.
 
-etcd, kube-apiserver and kube-controller-manager (built from source by `hack/build-k8s.sh`) run
-as local processes on free loopback ports; a small node agent plays kubelet by running each pod
-container as a host process. `python -m localcluster up|down|status|env|logs`; in pytest,
-`from localcluster.pytest_plugin import local_cluster`. See docs/local-cluster.md.
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler (built from the Go module proxy
+by `hack/build-k8s.sh`) run as local processes; one real node runs containerd, runc and the
+kubelet in a network namespace of its own, with the project's image (`make image`) imported.
+`python -m localcluster up|down|status|env`; in pytest, `from localcluster.pytest_plugin import
+local_cluster`. See docs/local-cluster.md.
 
 Public API: `start_cluster(state_dir)` -> `LocalCluster` (`.kubeconfig`, `.server`,
-`.api_client()`, `.read_log()`, `.stop()`), `stop_cluster(state_dir)`, `running_cluster`,
-`read_pod_log`, `default_state_dir`.
+`.api_client()`, `.read_log()`, `.load_image()`, `.stop()`), `stop_cluster(state_dir)`,
+`running_cluster`, `default_state_dir`.
 """
 
 from localcluster.controlplane import (
@@ -18,16 +19,15 @@ from localcluster.controlplane import (
     start_cluster,
     stop_cluster,
 )
-from localcluster.nodeagent import read_pod_log
-from localcluster.state import NODE_NAME, default_state_dir
+from localcluster.state import HOST_IP, NODE_NAME, default_state_dir
 
 __all__ = [
+    "HOST_IP",
     "NODE_NAME",
     "AlreadyRunningError",
     "ClusterError",
     "LocalCluster",
     "default_state_dir",
-    "read_pod_log",
     "running_cluster",
     "start_cluster",
     "stop_cluster",

@@ -1,9 +1,9 @@
-"""CLI: `python -m localcluster up|down|status|env|logs|agent` (run with PYTHONPATH=tools).
+"""CLI: `python -m localcluster up|down|status|env|provisioner` (run with PYTHONPATH=tools).
 
 `up` builds the binaries the first time, starts the cluster detached, prints the kubeconfig
-path and returns; `down` stops everything by pid; `status` says what runs; `env` prints
-`export KUBECONFIG=…`; `logs NAMESPACE POD [CONTAINER]` prints a container log written by the
-node agent (`kubectl logs` has no kubelet to ask); `agent` is the node agent's own entry point.
+path and returns; `down` stops everything by pid and cleans the node's traces; `status` says
+what runs; `env` prints `export KUBECONFIG=…`; `provisioner` is the volume provisioner's own
+entry point (started by `up`). Logs: `kubectl logs` (a real kubelet serves them).
 The state directory is `--dir`, else `$LOCALCLUSTER_DIR`, else `<repo>/.localcluster`.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from localcluster import processes
 from localcluster.controlplane import AlreadyRunningError, ClusterError, start_cluster, stop_cluster
-from localcluster.nodeagent import read_pod_log, run_agent
+from localcluster.provisioner import run_provisioner
 from localcluster.state import Layout, default_state_dir, read_state
 
 
@@ -60,11 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every process")
     sub.add_parser("status", help="show the processes")
     sub.add_parser("env", help="print `export KUBECONFIG=...`")
-    logs = sub.add_parser("logs", help="print a container log")
-    logs.add_argument("namespace")
-    logs.add_argument("pod")
-    logs.add_argument("container", nargs="?")
-    sub.add_parser("agent", help="run the node agent (started by `up`)")
+    sub.add_parser("provisioner", help="run the volume provisioner (started by `up`)")
     args = parser.parse_args(argv)
     state_dir: Path = (args.dir or default_state_dir()).resolve()
     if args.command == "up":
@@ -78,14 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "env":
         print(f"export KUBECONFIG={Layout(state_dir).kubeconfig}")
         return 0
-    if args.command == "logs":
-        try:
-            sys.stdout.write(read_pod_log(state_dir, args.namespace, args.pod, args.container))
-        except FileNotFoundError as err:
-            print(err, file=sys.stderr)
-            return 1
-        return 0
-    run_agent(state_dir)
+    run_provisioner(state_dir)
     return 0
 
 

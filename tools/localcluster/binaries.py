@@ -18,7 +18,7 @@ BUILD_SCRIPT = REPO_ROOT / "hack" / "build-k8s.sh"
 
 @dataclass(frozen=True)
 class Binaries:
-    """Absolute paths of the three control plane executables."""
+    """Absolute paths of the cluster's executables."""
 
     bin_dir: Path
 
@@ -33,6 +33,22 @@ class Binaries:
     @property
     def controller_manager(self) -> Path:
         return self.bin_dir / "kube-controller-manager"
+
+    @property
+    def scheduler(self) -> Path:
+        return self.bin_dir / "kube-scheduler"
+
+    @property
+    def kubelet(self) -> Path:
+        return self.bin_dir / "kubelet"
+
+    @property
+    def kubectl(self) -> Path:
+        return self.bin_dir / "kubectl"
+
+    def all(self) -> tuple[Path, ...]:
+        return (self.etcd, self.apiserver, self.controller_manager, self.scheduler,
+                self.kubelet, self.kubectl)  # fmt: skip
 
 
 def ensure_binaries() -> Binaries:
@@ -52,7 +68,7 @@ def ensure_binaries() -> Binaries:
     if not lines:
         raise RuntimeError(f"{BUILD_SCRIPT} printed no bin directory")
     bins = Binaries(Path(lines[-1]))
-    for exe in (bins.etcd, bins.apiserver, bins.controller_manager):
+    for exe in bins.all():
         if not exe.is_file():
             raise RuntimeError(f"{exe} is missing after {BUILD_SCRIPT}")
     return bins

@@ -1,11 +1,17 @@
-"""Start and stop the local control plane: etcd, kube-apiserver, kube-controller-manager, agent.
+"""Start and stop the local cluster: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, and a real node (containerd + kubelet in a network namespace) with a volume
+provisioner.
 
-`start_cluster` makes (or reuses) the PKI, picks free loopback ports, starts each process
-detached with its log in `<state>/logs/`, waits for etcd `/health`, the apiserver `/readyz` and
-the node agent's Ready Node, and writes `state.json` and the kubeconfig. `stop_cluster` stops the
-process groups in reverse order and kills any straggler carrying this state dir's marker.
-On a failed start, the failing process's log tail is in the raised error and everything already
-started is stopped.
+`start_cluster` makes (or reuses) the PKI, sets up the node's network, picks free ports, starts
+each process detached with its log in `<state>/logs/`, imports the images into containerd while
+the control plane comes up, waits for etcd `/health`, the apiserver `/readyz` and a Ready node,
+and writes `state.json` and the kubeconfig. `stop_cluster` stops the kubelet and every container
+first, then the rest in reverse order, kills any straggler carrying this state dir's marker, and
+removes what the node leaves on the host. On a failed start, the failing process's log tail is
+in the raised error and everything already started is stopped.
+
+Only one cluster with a node can run on a machine (one network namespace, one containerd): a
+second `up` while another state directory's cluster runs is refused with its path.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import random
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -28,14 +35,17 @@ from typing import Any
 
 import yaml
 
-from localcluster import processes
+from localcluster import node, processes
 from localcluster.binaries import Binaries, ensure_binaries
 from localcluster.pki import Pki, ensure_pki
 from localcluster.state import (
+    HOST_IP,
     NODE_NAME,
     REPO_ROOT,
+    RUN_DIR,
     ClusterState,
     Layout,
+    cache_dir,
     read_state,
     write_state,
 )
@@ -47,9 +57,28 @@ CONTROLLERS = (
     "ttl-after-finished-controller",
     "namespace-controller",
     "serviceaccount-controller",
+    "root-ca-certificate-publisher-controller",  # kube-root-ca.crt for projected SA tokens
+    "deployment-controller",  # the chart's operator Deployment
+    "replicaset-controller",
+    "node-lifecycle-controller",  # lifts the not-ready taint once the kubelet is Ready
+    "persistentvolume-binder-controller",
+    "persistentvolumeclaim-protection-controller",
+    "persistentvolume-protection-controller",
+    "pod-garbage-collector-controller",
+    "endpointslice-controller",
+    "clusterrole-aggregation-controller",  # fills admin/edit/view from labelled ClusterRoles
 )
-# Stop order: the agent first (it kills its container processes), etcd last.
-START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "node-agent")
+# Stop order is the reverse: the kubelet first (containers next), etcd last.
+START_ORDER = (
+    "etcd",
+    "kube-apiserver",
+    "containerd",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "provisioner",
+)
+NODE_LOCK = cache_dir() / "node" / "owner"  # which state directory's cluster has the node
 
 
 class ClusterError(RuntimeError):
@@ -83,10 +112,19 @@ class LocalCluster:
         return loader.new_client_from_config(config_file=str(self.kubeconfig))
 
     def read_log(self, namespace: str, pod: str, container: str | None = None) -> str:
-        """A pod's container log as written by the node agent (see `nodeagent.read_pod_log`)."""
-        from localcluster.nodeagent import read_pod_log
+        """A pod's container log, from the kubelet through the apiserver (`kubectl logs`)."""
+        argv = ["kubectl", f"--kubeconfig={self.kubeconfig}", "-n", namespace, "logs", pod]
+        proc = subprocess.run(
+            [*argv, *(["-c", container] if container else [])],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise FileNotFoundError(f"no log of {namespace}/{pod}: {proc.stderr.strip()}")
+        return proc.stdout
 
-        return read_pod_log(self.state_dir, namespace, pod, container)
+    def load_image(self, ref: str) -> None:
+        """Import `ref` from podman's storage into the node (a registry pull's stand-in)."""
+        node.load_podman_image(ref)
 
     def stop(self) -> None:
         stop_cluster(self.state_dir)
@@ -185,22 +223,24 @@ def apiserver_args(bins: Binaries, pki: Pki, etcd_port: int, port: int) -> list[
     return [
         str(bins.apiserver),
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        # The host's end of the node's veth pair: reachable from the host, the kubelet and the
+        # pods (through the `kubernetes` Service), from nowhere else.
+        f"--bind-address={HOST_IP}",
+        f"--advertise-address={HOST_IP}",
         f"--secure-port={port}",
         f"--tls-cert-file={pki.serving_cert}",
         f"--tls-private-key-file={pki.serving_key}",
         f"--client-ca-file={pki.ca_cert}",
-        f"--service-account-issuer=https://127.0.0.1:{port}",
+        f"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki.sa_pub}",
         f"--service-account-signing-key-file={pki.sa_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
-        "--authorization-mode=RBAC",
-        "--disable-admission-plugins=ServiceAccount",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={pki.kubelet_client_cert}",
+        f"--kubelet-client-key={pki.kubelet_client_key}",
+        "--kubelet-preferred-address-types=InternalIP",
         "--allow-privileged=true",
-        # The endpoint reconciler would publish 127.0.0.1 in the `kubernetes` Endpoints, which
-        # validation rejects (loopback); nothing in-cluster needs that Service.
-        "--endpoint-reconciler-type=none",
         "--v=1",
     ]
 
@@ -218,11 +258,23 @@ def controller_manager_args(bins: Binaries, layout: Layout, pki: Pki) -> list[st
     ]
 
 
-def agent_args(layout: Layout) -> list[str]:
-    return [sys.executable, "-m", "localcluster", "--dir", str(layout.root), "agent"]
+def scheduler_args(bins: Binaries, layout: Layout) -> list[str]:
+    return [
+        str(bins.scheduler),
+        f"--kubeconfig={layout.kubeconfig}",
+        f"--authentication-kubeconfig={layout.kubeconfig}",
+        f"--authorization-kubeconfig={layout.kubeconfig}",
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--v=1",
+    ]
 
 
-def _agent_env() -> dict[str, str]:
+def provisioner_args(layout: Layout) -> list[str]:
+    return [sys.executable, "-m", "localcluster", "--dir", str(layout.root), "provisioner"]
+
+
+def _python_env() -> dict[str, str]:
     env = dict(os.environ)
     tools = str(REPO_ROOT / "tools")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (tools, env.get("PYTHONPATH", "")) if p)
@@ -303,11 +355,21 @@ def running_cluster(state_dir: Path) -> LocalCluster | None:
     return LocalCluster(state_dir=state_dir, server=state.server)
 
 
+def node_owner() -> Path | None:
+    """The state directory whose running cluster holds the node, if any."""
+    try:
+        owner = Path(NODE_LOCK.read_text().strip())
+    except OSError:
+        return None
+    return owner if running_cluster(owner) is not None else None
+
+
 def _fresh_dirs(layout: Layout) -> None:
-    """A new cluster starts empty: etcd data, pods, PVC dirs and logs of the last run go."""
-    for path in (layout.etcd_data, layout.pods, layout.volumes, layout.logs):
+    """A new cluster starts empty: etcd data, the node's dirs, PVC dirs and logs of the last run."""
+    node.unmount_under([layout.node])
+    for path in (layout.etcd_data, layout.node, layout.volumes, layout.logs):
         shutil.rmtree(path, ignore_errors=True)
-    for path in (layout.root, layout.logs, layout.pods, layout.volumes):
+    for path in (layout.root, layout.logs, layout.volumes):
         path.mkdir(parents=True, exist_ok=True)
     layout.etcd_data.mkdir(mode=0o700)
 
@@ -318,6 +380,16 @@ def start_cluster(state_dir: Path, bins: Binaries | None = None) -> LocalCluster
     state_dir = state_dir.resolve()
     if running_cluster(state_dir) is not None:
         raise AlreadyRunningError(f"a local cluster is already running in {state_dir}")
+    owner = node_owner()
+    if owner is not None and owner != state_dir:
+        raise ClusterError(
+            f"the local node belongs to the cluster in {owner}: stop it first "
+            f"(python -m localcluster --dir {owner} down)"
+        )
+    try:
+        node.preflight()
+    except node.NodeError as err:
+        raise ClusterError(str(err)) from err
     bins = bins or ensure_binaries()
     for attempt in (1, 2, 3):
         try:
@@ -333,17 +405,28 @@ def _start_once(state_dir: Path, bins: Binaries) -> LocalCluster:
     _fresh_dirs(layout)
     pki = ensure_pki(layout.pki)
     etcd_port, peer_port, api_port = _free_ports(3)
-    server = f"https://127.0.0.1:{api_port}"
+    server = f"https://{HOST_IP}:{api_port}"
     state = ClusterState(
         ports={"etcd": etcd_port, "etcd-peer": peer_port, "kube-apiserver": api_port},
         server=server,
         started_at=time.time(),
+        kernel=node.snapshot_kernel_tunables(),
+        had_device_plugins=node.DEVICE_PLUGINS.exists(),
     )
     layout.kubeconfig.write_text(yaml.safe_dump(render_kubeconfig(server, pki), sort_keys=False))
     layout.kubeconfig.chmod(0o600)
+    NODE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    NODE_LOCK.write_text(f"{state_dir}\n")
+    write_state(layout, state)
     try:
+        node.start_node_network(api_port)
+        node.write_node_configs(layout, pki, server)
         state.pids["etcd"] = processes.spawn(
             etcd_args(bins, layout, etcd_port, peer_port), layout.process_log("etcd"), state_dir
+        )
+        write_state(layout, state)
+        state.pids["containerd"] = processes.spawn(
+            node.containerd_args(layout), layout.process_log("containerd"), state_dir
         )
         write_state(layout, state)
         state.pids["kube-apiserver"] = processes.spawn(
@@ -352,6 +435,12 @@ def _start_once(state_dir: Path, bins: Binaries) -> LocalCluster:
             state_dir,
         )
         write_state(layout, state)
+        _wait("containerd", node.containerd_ready, layout, state, ("containerd",), 30)
+        imported = node.import_images(
+            [node.images_dir() / "pause.oci.tar", node.images_dir() / "dbmigrator.oci.tar"]
+        )
+        if imported:
+            print(f"imported into containerd: {', '.join(imported)}", file=sys.stderr)
         _wait("etcd /health", lambda: _etcd_healthy(etcd_port), layout, state, ("etcd",), 30)
         _wait(
             "kube-apiserver /readyz",
@@ -361,22 +450,23 @@ def _start_once(state_dir: Path, bins: Binaries) -> LocalCluster:
             ("etcd", "kube-apiserver"),
             90,
         )
-        state.pids["kube-controller-manager"] = processes.spawn(
-            controller_manager_args(bins, layout, pki),
-            layout.process_log("kube-controller-manager"),
-            state_dir,
-        )
-        state.pids["node-agent"] = processes.spawn(
-            agent_args(layout), layout.agent_log, state_dir, env=_agent_env()
-        )
-        write_state(layout, state)
+        for name, argv, env in (
+            ("kube-controller-manager", controller_manager_args(bins, layout, pki), None),
+            ("kube-scheduler", scheduler_args(bins, layout), None),
+            ("kubelet", node.kubelet_args(bins.kubelet, layout), None),
+            ("provisioner", provisioner_args(layout), _python_env()),
+        ):
+            state.pids[name] = processes.spawn(
+                argv, layout.process_log(name), state_dir, env=env
+            )
+            write_state(layout, state)
         _wait(
             f"node {NODE_NAME} Ready",
             lambda: _node_ready(server, pki),
             layout,
             state,
             START_ORDER,
-            60,
+            90,
         )
     except BaseException:
         stop_cluster(state_dir)
@@ -385,7 +475,8 @@ def _start_once(state_dir: Path, bins: Binaries) -> LocalCluster:
 
 
 def stop_cluster(state_dir: Path) -> list[str]:
-    """Stop every process of `state_dir`'s cluster; return what was stopped. Idempotent."""
+    """Stop every process of `state_dir`'s cluster and clean the node's traces; return what was
+    stopped. Idempotent."""
     state_dir = state_dir.resolve()
     layout = Layout(state_dir)
     state = read_state(layout)
@@ -393,10 +484,20 @@ def stop_cluster(state_dir: Path) -> list[str]:
     if state is not None:
         for name in reversed(START_ORDER):
             pid = state.pids.get(name)
+            if name == "containerd":
+                node.stop_containers()  # the kubelet is gone: nothing restarts them
             if pid is not None and processes.is_alive(pid):
-                processes.stop_group(pid, grace=15.0 if name == "node-agent" else 10.0)
+                processes.stop_group(pid, grace=10.0)
                 stopped.append(name)
     stragglers = processes.kill_marked(state_dir)
     stopped.extend(f"straggler pid {pid}" for pid in stragglers)
+    if state is not None or node_owner() in (None, state_dir):
+        node.unmount_under([layout.node, RUN_DIR, node.containerd_root()])
+        node.stop_node_network()
+        node.clean_host_leftovers(layout, state.had_device_plugins if state else True)
+        if state is not None:
+            node.restore_kernel_tunables(state.kernel)
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
+        NODE_LOCK.unlink(missing_ok=True)
     layout.state_file.unlink(missing_ok=True)
     return stopped

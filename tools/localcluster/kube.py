@@ -1,7 +1,7 @@
-"""The node agent's only door to the API server: a thin typed adapter over the kubernetes client.
+"""The provisioner's only door to the API server: a thin typed adapter over the kubernetes client.
 
 Everything goes in and out as plain JSON dicts (`_preload_content=False`, parsed here), so the
-rest of the agent never touches the untyped client models. Errors become `NotFoundError`,
+rest never touches the untyped client models. Errors become `NotFoundError`, `ConflictError`,
 `GoneError` (a watch's resourceVersion expired: relist) or `KubeError`.
 """
 
@@ -20,7 +20,7 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 class KubeError(Exception):
-    """An API call failed (transient from the agent's point of view)."""
+    """An API call failed (transient from the caller's point of view)."""
 
 
 class NotFoundError(KubeError):
@@ -54,37 +54,33 @@ def _json(resp: Any) -> Json:
 
 
 class KubeApi:
-    """The calls the node agent makes."""
+    """The calls the provisioner makes."""
 
     def __init__(self, kubeconfig: Path) -> None:
         loader: Any = config
         self._client: Any = loader.new_client_from_config(config_file=str(kubeconfig))
         self._core: Any = client.CoreV1Api(self._client)
+        self._storage: Any = client.StorageV1Api(self._client)
 
     def close(self) -> None:
         self._client.close()
 
-    # ---- pods
-    def list_pods(self, field_selector: str) -> tuple[list[Json], str]:
+    def list_pvcs(self) -> tuple[list[Json], str]:
         try:
             body = _json(
-                self._core.list_pod_for_all_namespaces(
-                    field_selector=field_selector, _preload_content=False, _request_timeout=30
+                self._core.list_persistent_volume_claim_for_all_namespaces(
+                    _preload_content=False, _request_timeout=30
                 )
             )
         except ApiException as err:
             raise _wrap(err) from err
         return list(body.get("items", [])), str(body["metadata"]["resourceVersion"])
 
-    def watch_pods(
-        self, field_selector: str, resource_version: str, timeout: int = 60
-    ) -> Iterator[tuple[str, Json]]:
-        """(type, object) events until the server ends the watch; BOOKMARKs included."""
+    def watch_pvcs(self, resource_version: str, timeout: int = 60) -> Iterator[tuple[str, Json]]:
+        """(type, object) events until the server ends the watch."""
         try:
-            resp = self._core.list_pod_for_all_namespaces(
-                field_selector=field_selector,
+            resp = self._core.list_persistent_volume_claim_for_all_namespaces(
                 resource_version=resource_version,
-                allow_watch_bookmarks=True,
                 timeout_seconds=timeout,
                 watch=True,
                 _preload_content=False,
@@ -110,97 +106,20 @@ class KubeApi:
         finally:
             resp.release_conn()
 
-    def bind_pod(self, namespace: str, name: str, uid: str, node: str) -> None:
-        body = client.V1Binding(
-            metadata=client.V1ObjectMeta(name=name, uid=uid),
-            target=client.V1ObjectReference(api_version="v1", kind="Node", name=node),
-        )
+    def create_persistent_volume(self, volume: Json) -> None:
         try:
-            self._core.create_namespaced_pod_binding(
-                name, namespace, body, _preload_content=False, _request_timeout=30
+            self._core.create_persistent_volume(
+                volume, _preload_content=False, _request_timeout=30
             ).release_conn()
         except ApiException as err:
             raise _wrap(err) from err
 
-    def patch_pod_status(self, namespace: str, name: str, status: Json) -> Json:
+    def apply_storage_class(self, storage_class: Json) -> None:
+        """Create the class; an existing one of that name is left as it is."""
         try:
-            return _json(
-                self._core.patch_namespaced_pod_status(
-                    name,
-                    namespace,
-                    {"status": status},
-                    _content_type=MERGE_PATCH,
-                    _preload_content=False,
-                    _request_timeout=30,
-                )
-            )
-        except ApiException as err:
-            raise _wrap(err) from err
-
-    def delete_pod_now(self, namespace: str, name: str, uid: str) -> None:
-        """Delete with grace period 0 (precondition: this uid), as the kubelet does when done."""
-        body = client.V1DeleteOptions(
-            grace_period_seconds=0, preconditions=client.V1Preconditions(uid=uid)
-        )
-        try:
-            self._core.delete_namespaced_pod(
-                name, namespace, body=body, _preload_content=False, _request_timeout=30
+            self._storage.create_storage_class(
+                storage_class, _preload_content=False, _request_timeout=30
             ).release_conn()
         except ApiException as err:
-            raise _wrap(err) from err
-
-    # ---- objects pods refer to
-    def read_secret(self, namespace: str, name: str) -> Json | None:
-        return self._read_or_none(self._core.read_namespaced_secret, namespace, name)
-
-    def read_config_map(self, namespace: str, name: str) -> Json | None:
-        return self._read_or_none(self._core.read_namespaced_config_map, namespace, name)
-
-    def read_pvc(self, namespace: str, name: str) -> Json | None:
-        return self._read_or_none(
-            self._core.read_namespaced_persistent_volume_claim, namespace, name
-        )
-
-    @staticmethod
-    def _read_or_none(read: Any, namespace: str, name: str) -> Json | None:
-        """One namespaced object as JSON, or None when it does not exist."""
-        try:
-            return _json(read(name, namespace, _preload_content=False, _request_timeout=30))
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise _wrap(err) from err
-
-    def patch_pvc_status(self, namespace: str, name: str, status: Json) -> None:
-        try:
-            self._core.patch_namespaced_persistent_volume_claim_status(
-                name,
-                namespace,
-                {"status": status},
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-                _request_timeout=30,
-            ).release_conn()
-        except ApiException as err:
-            raise _wrap(err) from err
-
-    # ---- node
-    def create_node(self, node: Json) -> None:
-        try:
-            self._core.create_node(
-                client.V1Node.from_dict(node), _preload_content=False, _request_timeout=30
-            ).release_conn()
-        except ApiException as err:
-            raise _wrap(err) from err
-
-    def patch_node_status(self, name: str, status: Json) -> None:
-        try:
-            self._core.patch_node_status(
-                name,
-                {"status": status},
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-                _request_timeout=30,
-            ).release_conn()
-        except ApiException as err:
-            raise _wrap(err) from err
+            if err.status != 409:
+                raise _wrap(err) from err

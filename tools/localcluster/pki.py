@@ -1,9 +1,11 @@
 """The cluster's certificates and keys, made with the `openssl` CLI (no Python dependency).
 
-A CA; the apiserver's serving certificate (CN=localhost, SANs localhost/127.0.0.1 and the
-in-cluster names); an admin client certificate in group `system:masters` (used by the
-kubeconfig, the controller-manager and the node agent); an RSA key pair that signs and verifies
-service-account tokens. Generated once per state directory and reused: a cached cluster starts
+A CA; the apiserver's serving certificate (CN=localhost, SANs localhost, 127.0.0.1, the host's
+address on the node network and the in-cluster names); an admin client certificate in group
+`system:masters` (the kubeconfig, the controller-manager, the scheduler); the kubelet's client
+certificate (`system:node:<node>` in `system:nodes`, judged by the Node authorizer); the
+apiserver's client certificate for the kubelet API (`kubectl logs`); an RSA key pair that signs
+and verifies service-account tokens. Generated once per state directory and reused: a cached cluster starts
 without key generation. EC P-256 keys for TLS (fast to generate), RSA 2048 for service accounts.
 """
 
@@ -14,10 +16,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from localcluster.state import HOST_IP, NODE_NAME
+
 VALID_DAYS = "3650"
 SERVING_SANS = (
     "DNS:localhost",
     "IP:127.0.0.1",
+    f"IP:{HOST_IP}",
     "IP:10.0.0.1",
     "DNS:kubernetes",
     "DNS:kubernetes.default",
@@ -64,16 +69,49 @@ class Pki:
     def sa_pub(self) -> Path:
         return self.root / "sa.pub"
 
+    @property
+    def node_cert(self) -> Path:
+        return self.root / "node.crt"
+
+    @property
+    def node_key(self) -> Path:
+        return self.root / "node.key"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The apiserver's client certificate towards the kubelet API."""
+        return self.root / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.root / "apiserver-kubelet-client.key"
+
+    @property
+    def marker(self) -> Path:
+        """Names the SANs this PKI was made for: a PKI of an older layout is made anew."""
+        return self.root / "layout"
+
     def complete(self) -> bool:
         files = [self.ca_cert, self.ca_key, self.serving_cert, self.serving_key]
         files += [self.admin_cert, self.admin_key, self.sa_key, self.sa_pub]
-        return all(f.is_file() and f.stat().st_size > 0 for f in files)
+        files += [self.node_cert, self.node_key, self.kubelet_client_cert, self.kubelet_client_key]
+        if not all(f.is_file() and f.stat().st_size > 0 for f in files):
+            return False
+        return self.marker.is_file() and self.marker.read_text() == _LAYOUT
 
 
 def _openssl(*args: str) -> None:
     proc = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"openssl {args[0]} failed: {proc.stderr.strip()}")
+
+
+_LAYOUT = f"{','.join(SERVING_SANS)} {NODE_NAME}\n"
+_CLIENT = [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+    "extendedKeyUsage=clientAuth",
+]
 
 
 def _ec_key(path: Path) -> None:
@@ -127,23 +165,24 @@ def ensure_pki(root: Path) -> Pki:
             "subjectAltName=" + ",".join(SERVING_SANS),
         ],
     )
-    _ec_key(pki.admin_key)
-    _signed_cert(
-        pki,
-        pki.admin_key,
-        pki.admin_cert,
-        "/O=system:masters/CN=localcluster-admin",
-        [
-            "basicConstraints=critical,CA:FALSE",
-            "keyUsage=critical,digitalSignature,keyEncipherment",
-            "extendedKeyUsage=clientAuth",
-        ],
+    clients = (
+        (pki.admin_key, pki.admin_cert, "/O=system:masters/CN=localcluster-admin"),
+        (pki.node_key, pki.node_cert, f"/O=system:nodes/CN=system:node:{NODE_NAME}"),
+        (
+            pki.kubelet_client_key,
+            pki.kubelet_client_cert,
+            "/O=kube-apiserver-kubelet-client/CN=kube-apiserver-kubelet-client",
+        ),
     )
+    for key, cert, subject in clients:
+        _ec_key(key)
+        _signed_cert(pki, key, cert, subject, _CLIENT)
     _openssl(
         "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
         "-out", str(pki.sa_key),
     )  # fmt: skip
     _openssl("pkey", "-in", str(pki.sa_key), "-pubout", "-out", str(pki.sa_pub))
-    for key in (pki.ca_key, pki.serving_key, pki.admin_key, pki.sa_key):
+    for key in (pki.ca_key, pki.serving_key, pki.sa_key, *(k for k, _, _ in clients)):
         key.chmod(0o600)
+    pki.marker.write_text(_LAYOUT)
     return pki

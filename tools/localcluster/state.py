@@ -1,9 +1,17 @@
-"""Where a local cluster lives on disk: the state directory, its layout and the pid/port file.
+"""Where a local cluster lives: the state directory, its layout, the node's network, the pid file.
 
 The state directory (default `.localcluster/` at the repo root, env `LOCALCLUSTER_DIR`) holds the
-PKI, the kubeconfig, etcd's data, the process logs, the node agent's pod directories and
-`state.json` (pids, process groups and ports of the running processes). Pure path logic plus
-small JSON read/write helpers.
+PKI, the kubeconfig, etcd's data, the process logs, the kubelet's root and pod logs, the
+provisioned volumes and `state.json` (pids and ports of the running processes). containerd's
+content store (the imported images) lives in the cache instead, so a new cluster does not import
+the same 400 MB again. Pure path logic plus small JSON read/write helpers.
+
+The node runs in a network namespace of its own (`NODE_NETNS`), joined to the host by one veth
+pair: the host end is `HOST_IP` (the apiserver and the tests' PostgreSQL listen there), the node
+end `NODE_IP` (the kubelet's address); pods get addresses in `POD_CIDR` on a bridge inside the
+node's namespace. Every address is on an interface this project creates, so no traffic ever
+leaves the machine, and deleting the namespace removes the bridge, the pods' routes and every
+iptables rule the kubelet made.
 """
 
 from __future__ import annotations
@@ -15,6 +23,20 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_NAME = "local-node"
+NODE_NETNS = "dbmigrator-node"
+HOST_VETH = "dbmnode0"  # the host end of the veth pair (the node end is eth0 in the namespace)
+HOST_IP = "10.213.77.1"
+NODE_IP = "10.213.77.2"
+NODE_NET_PREFIX = 30
+POD_CIDR = "10.244.77.0/24"
+POD_BRIDGE = "cni0"
+RUN_DIR = Path("/run/dbmigrator-node")  # containerd's sockets and state (tmpfs, root only)
+
+
+def cache_dir() -> Path:
+    """`$DBMIGRATOR_CACHE` or `~/.cache/dbmigrator` (binaries, images, containerd's store)."""
+    env = os.environ.get("DBMIGRATOR_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "dbmigrator"
 ENV_MARKER = "LOCALCLUSTER_OWNER"  # set in every process we start; `down` finds stragglers
 
 
@@ -62,14 +84,28 @@ class Layout:
         return self.root / "pvc"
 
     @property
-    def agent_log(self) -> Path:
-        return self.logs / "node-agent.log"
+    def node(self) -> Path:
+        """The kubelet's root dir, its config, the CNI config and the pods' logs."""
+        return self.root / "node"
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.node / "kubelet"
+
+    @property
+    def pod_logs(self) -> Path:
+        return self.node / "pod-logs"
+
+    @property
+    def cni_conf(self) -> Path:
+        return self.node / "cni" / "net.d"
+
+    @property
+    def containerd_config(self) -> Path:
+        return self.node / "containerd.toml"
 
     def process_log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
-
-    def container_log(self, namespace: str, pod: str, container: str) -> Path:
-        return self.logs / f"{namespace}_{pod}_{container}.log"
 
 
 @dataclass
@@ -80,6 +116,8 @@ class ClusterState:
     ports: dict[str, int] = field(default_factory=dict)
     server: str = ""
     started_at: float = 0.0
+    kernel: dict[str, str] = field(default_factory=dict)  # the kubelet's tunables before `up`
+    had_device_plugins: bool = True  # /var/lib/kubelet/device-plugins existed before `up`
 
 
 def write_state(layout: Layout, state: ClusterState) -> None:
@@ -98,4 +136,6 @@ def read_state(layout: Layout) -> ClusterState | None:
         ports={str(k): int(v) for k, v in raw.get("ports", {}).items()},
         server=str(raw.get("server", "")),
         started_at=float(raw.get("started_at", 0.0)),
+        kernel={str(k): str(v) for k, v in raw.get("kernel", {}).items()},
+        had_device_plugins=bool(raw.get("had_device_plugins", True)),
     )

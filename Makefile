@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 K8S_BIN := $(shell bash hack/build-k8s.sh --bin-dir)
 export PATH := $(K8S_BIN):$(PATH)
 
-.PHONY: install lint fmt test test-unit test-int test-e2e demo bench-engine bench-operator clean crds
+.PHONY: install deps k8s image lint fmt test test-unit test-int test-e2e demo bench-engine bench-operator clean crds
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+# Everything a fresh Debian machine lacks, each step a no-op once done (.ci/run calls them too):
+# the Debian packages, the Kubernetes binaries (first build ~11 min on 2 cores, then cached), and
+# the project's image plus the node's pause image (first build ~3 min, then seconds).
+deps:
+	bash hack/install-deps.sh
+
+k8s: deps
+	bash hack/build-k8s.sh >/dev/null
+
+image: deps
+	bash hack/build-image.sh
 
 lint: install
 	$(BIN)/ruff check operator tools tests
@@ -34,22 +46,22 @@ fmt: install
 test-unit: install
 	$(PYTEST) -q tests/unit
 
-test-int: install
+test-int: install deps
 	$(PYTEST) -q tests/integration
 
-test-e2e: install
+test-e2e: install k8s image
 	$(PYTEST) -q tests/e2e
 
-test: install
+test: install k8s image
 	$(PYTEST) -q tests
 
-demo: install
+demo: install k8s image
 	$(BIN)/python tools/demo.py
 
 bench-engine: install
 	$(BIN)/python tools/bench_engine.py --write docs/benchmarks.md
 
-bench-operator: install
+bench-operator: install k8s image
 	$(BIN)/python tools/bench_operator.py --write docs/benchmarks.md
 
 clean:
@@ -64,13 +76,13 @@ crds: install
 # ---- local Kubernetes control plane (tools/localcluster, docs/local-cluster.md) ----
 .PHONY: cluster-up cluster-down test-cluster
 
-cluster-up: install
+cluster-up: install k8s image
 	PYTHONPATH=tools $(BIN)/python -m localcluster up
 
 cluster-down: install
 	PYTHONPATH=tools $(BIN)/python -m localcluster down
 
-test-cluster: install
+test-cluster: install k8s image
 	$(PYTEST) -q tests/cluster
 
 # The chart ships a byte-identical copy of the CRD (tests/unit/test_chart.py checks it).

@@ -6,12 +6,9 @@ Every pod runs the project's own image (imported by `make image`), in real conta
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest

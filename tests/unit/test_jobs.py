@@ -253,14 +253,29 @@ def test_volumes_without_backup_and_for_backup_steps() -> None:
         job(BACKUP, no_backup)
 
 
-def test_image_source_is_an_image_volume() -> None:
-    s = spec(source={"image": {"reference": "ghcr.io/acme/m:1", "path": "/sql/shop"}})
+def test_image_source_is_copied_out_by_init_containers() -> None:
+    """Works without image volumes (containerd < 2.1): busybox from the engine image runs inside
+    the migrations image (FROM scratch has no shell) and copies the files into an emptyDir."""
+    s = spec(source={"image": {"reference": "ghcr.io/acme/m:1", "path": "/sql/shop/",
+                               "pullPolicy": "Never"}})  # fmt: skip
     m = job(MIGRATE, s)
-    assert _volumes(m)["migrations"] == {
-        "name": "migrations",
-        "image": {"reference": "ghcr.io/acme/m:1", "pullPolicy": "IfNotPresent"},
-    }
-    assert _mounts(m)["migrations"]["subPath"] == "sql/shop"
+    assert _volumes(m)["migrations"] == {"name": "migrations", "emptyDir": {}}
+    assert _mounts(m)["migrations"] == {
+        "name": "migrations", "mountPath": "/migrations", "readOnly": True
+    }  # fmt: skip
+    busybox, copier = pod(m)["initContainers"]
+    assert busybox["image"] == "ghcr.io/acme/dbmigrator:1.0"
+    assert busybox["command"] == ["cp", "/bin/busybox", "/dbm-tools/busybox"]
+    assert copier["image"] == "ghcr.io/acme/m:1"
+    assert copier["imagePullPolicy"] == "Never"
+    assert copier["command"] == ["/dbm-tools/busybox", "cp", "-R", "/sql/shop/.", "/migrations/"]
+    writable = {v["name"]: v.get("readOnly", False) for v in copier["volumeMounts"]}
+    assert writable == {"dbm-tools": True, "migrations": False}
+    for init in (busybox, copier):
+        assert init["securityContext"]["readOnlyRootFilesystem"] is True
+        assert init["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert "initContainers" not in pod(job(BACKUP, s)), "a backup reads no migrations"
+    assert "initContainers" not in pod(job(MIGRATE)), "a ConfigMap source needs no copy"
 
 
 def test_image_resources_and_service_account_come_from_the_spec() -> None:

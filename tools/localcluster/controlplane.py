@@ -231,7 +231,7 @@ def apiserver_args(bins: Binaries, pki: Pki, etcd_port: int, port: int) -> list[
         f"--tls-cert-file={pki.serving_cert}",
         f"--tls-private-key-file={pki.serving_key}",
         f"--client-ca-file={pki.ca_cert}",
-        f"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki.sa_pub}",
         f"--service-account-signing-key-file={pki.sa_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
@@ -456,9 +456,7 @@ def _start_once(state_dir: Path, bins: Binaries) -> LocalCluster:
             ("kubelet", node.kubelet_args(bins.kubelet, layout), None),
             ("provisioner", provisioner_args(layout), _python_env()),
         ):
-            state.pids[name] = processes.spawn(
-                argv, layout.process_log(name), state_dir, env=env
-            )
+            state.pids[name] = processes.spawn(argv, layout.process_log(name), state_dir, env=env)
             write_state(layout, state)
         _wait(
             f"node {NODE_NAME} Ready",

@@ -176,8 +176,11 @@ def render_kubelet_config(layout: Layout, pki: Pki) -> dict[str, Any]:
         # Images are imported, never pulled: never garbage-collect them, never evict on disk.
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%",
-                         "imagefs.available": "1%"},  # fmt: skip
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "1%",
+            "imagefs.available": "1%",
+        },
         "nodeStatusUpdateFrequency": "5s",
         "syncFrequency": "10s",
         "shutdownGracePeriod": "0s",

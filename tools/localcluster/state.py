@@ -37,6 +37,8 @@ def cache_dir() -> Path:
     """`$DBMIGRATOR_CACHE` or `~/.cache/dbmigrator` (binaries, images, containerd's store)."""
     env = os.environ.get("DBMIGRATOR_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "dbmigrator"
+
+
 ENV_MARKER = "LOCALCLUSTER_OWNER"  # set in every process we start; `down` finds stragglers
 
 

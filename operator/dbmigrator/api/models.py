@@ -97,13 +97,21 @@ class ConfigMapSource(_Model):
 
 
 class ImageSource(_Model):
-    """Migrations shipped in an OCI image, mounted as an image volume (Kubernetes 1.33+)."""
+    """Migrations shipped in an OCI image (any base, FROM scratch included).
+
+    An init container copies the files out of the image into the Job's own volume, so it works
+    on every container runtime (image volumes need Kubernetes 1.33+ and containerd 2.1+)."""
 
     reference: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
         description="Image reference, e.g. ghcr.io/acme/shop-migrations:1.4.0."
     )
     path: Annotated[str, StringConstraints(pattern=r"^/.*$", max_length=1024)] = Field(
         default="/migrations", description="Directory inside the image holding the .sql files."
+    )
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default="IfNotPresent",
+        alias="pullPolicy",
+        description="When the kubelet pulls the migrations image.",
     )
 
 
@@ -124,8 +132,9 @@ class SourceSpec(_Model):
     )
     image: ImageSource | None = Field(
         default=None,
-        description="Read migrations from an image volume. The operator cannot list an image, so "
-        "version checks (target present, down files) are left to the engine.",
+        description="Read migrations from an image (copied out by an init container). The "
+        "operator cannot list an image, so version checks (target present, down files) are "
+        "left to the engine.",
     )
 
 

@@ -5,6 +5,12 @@ restarted operator finds the Job it created instead of creating a second one. St
 `backup`, `rehearse`, `migrate-<n>` (n = 1-based index of the phase), `down` and `restore`.
 Names and label values are kept within 63 characters (truncated, with a hash of the full name).
 The database URI only ever reaches the pod through `secretKeyRef`.
+
+Migrations shipped as an image (`spec.source.image`) reach the engine through two init
+containers, because image volumes need Kubernetes 1.33+ with containerd 2.1+ and most nodes
+run older runtimes: the engine image copies its static busybox into a shared emptyDir, then the
+migrations image (FROM scratch is fine: no shell needed) runs that busybox to copy its files into
+the Job's `migrations` emptyDir, which the engine mounts read-only.
 """
 
 from __future__ import annotations
@@ -181,6 +187,7 @@ def build_job(
     if request.phase:
         annotations[c.ANNOTATION_PHASE] = request.phase
     volumes, mounts = _volumes(request, spec)
+    image = spec.job.image or default_image
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "securityContext": {
@@ -190,9 +197,11 @@ def build_job(
             "fsGroup": c.RUN_AS_ID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(request, spec, owner, default_image, mounts)],
+        "containers": [_container(request, spec, owner, image, mounts)],
         "volumes": volumes,
     }
+    if spec.source.image is not None and any(m["name"] == "migrations" for m in mounts):
+        pod_spec["initContainers"] = build_image_source_copiers(spec, image)
     if spec.job.service_account_name:
         pod_spec["serviceAccountName"] = spec.job.service_account_name
     else:
@@ -228,11 +237,63 @@ def build_job(
     }
 
 
+_RESTRICTED = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+_TOOLS_DIR = "/dbm-tools"
+_BUSYBOX = "/bin/busybox"  # Debian's busybox-static in the engine image (see the Dockerfile)
+
+
+def build_image_source_copiers(spec: DatabaseMigrationSpec, engine_image: str) -> list[Any]:
+    """The init containers that copy `spec.source.image`'s files into the `migrations` volume."""
+    source = spec.source.image
+    if source is None:
+        raise ValueError("spec.source.image is not set")
+    tools = {"name": "dbm-tools", "mountPath": _TOOLS_DIR}
+    copy_from = source.path.rstrip("/") or "/"
+    return [
+        {
+            "name": "copy-busybox",
+            "image": engine_image,
+            "command": ["cp", _BUSYBOX, f"{_TOOLS_DIR}/busybox"],
+            "volumeMounts": [tools],
+            "securityContext": dict(_RESTRICTED),
+            **(
+                {"imagePullPolicy": spec.job.image_pull_policy}
+                if spec.job.image_pull_policy
+                else {}
+            ),
+        },
+        {
+            "name": "copy-migrations",
+            "image": source.reference,
+            "imagePullPolicy": source.pull_policy,
+            # `cp -R DIR/. DEST` copies the directory's contents; a missing DIR fails the Job
+            # with busybox's message in the init container's log.
+            "command": [
+                f"{_TOOLS_DIR}/busybox",
+                "cp",
+                "-R",
+                f"{copy_from}/.",
+                f"{c.MIGRATIONS_DIR}/",
+            ],
+            "volumeMounts": [
+                {**tools, "readOnly": True},
+                {"name": "migrations", "mountPath": c.MIGRATIONS_DIR},
+            ],
+            "securityContext": dict(_RESTRICTED),
+        },
+    ]
+
+
 def _container(
     request: JobRequest,
     spec: DatabaseMigrationSpec,
     owner: ResourceRef,
-    default_image: str,
+    image: str,
     mounts: list[dict[str, Any]],
 ) -> dict[str, Any]:
     ref = spec.database.secret_ref
@@ -250,19 +311,14 @@ def _container(
         env.append({"name": c.ENV_BACKUP_ROOT, "value": c.BACKUPS_DIR})
     container: dict[str, Any] = {
         "name": c.CONTAINER_NAME,
-        "image": spec.job.image or default_image,
+        "image": image,
         "command": list(c.COMMAND),
         "args": build_args(request, spec, owner.name),
         "env": env,
         "volumeMounts": mounts,
         "terminationMessagePath": c.TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": dict(_RESTRICTED),
     }
     if spec.job.image_pull_policy:
         container["imagePullPolicy"] = spec.job.image_pull_policy
@@ -291,15 +347,9 @@ def _volumes(
         if source.config_map is not None:
             volumes.append({"name": "migrations", "configMap": {"name": source.config_map.name}})
         elif source.image is not None:
-            volumes.append(
-                {
-                    "name": "migrations",
-                    "image": {"reference": source.image.reference, "pullPolicy": "IfNotPresent"},
-                }
-            )
-            sub_path = source.image.path.strip("/")
-            if sub_path:
-                mount["subPath"] = sub_path
+            # Filled by the init containers (build_image_source_copiers); at most the files.
+            volumes.append({"name": "migrations", "emptyDir": {}})
+            volumes.append({"name": "dbm-tools", "emptyDir": {"sizeLimit": "16Mi"}})
         else:
             raise ValueError("spec.source needs configMap or image")
         mounts.append(mount)

@@ -30,6 +30,7 @@ from kubernetes import client, config, watch
 
 from bench_engine import write_section
 from localcluster.controlplane import start_cluster, stop_cluster
+from localcluster.state import HOST_IP, POSTGRES_CLIENTS
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,7 +143,7 @@ def main() -> int:
     cluster = start_cluster(state)
     operator: subprocess.Popen[bytes] | None = None
     try:
-        with LocalPostgres() as pg:
+        with LocalPostgres(host=HOST_IP, clients=POSTGRES_CLIENTS) as pg:
             loader: Any = config
             loader.load_kube_config(config_file=str(cluster.kubeconfig))
             api = client.ApiClient()

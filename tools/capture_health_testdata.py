@@ -50,6 +50,7 @@ import psycopg
 import yaml
 
 from localcluster.controlplane import LocalCluster, start_cluster, stop_cluster
+from localcluster.state import HOST_IP, POSTGRES_CLIENTS
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -744,12 +745,13 @@ def main() -> int:
     log(f"work dir {work}")
     state_dir = work / "cluster"
     operator: subprocess.Popen[bytes] | None = None
-    pg = LocalPostgres().start()
+    pg: LocalPostgres | None = None
     report: dict[str, Any] = {"scenarios": {}, "leaks": [], "problems": []}
     failed: BaseException | None = None
     try:
-        log("starting the local control plane")
+        log("starting the local cluster")
         cluster = start_cluster(state_dir)
+        pg = LocalPostgres(host=HOST_IP, clients=POSTGRES_CLIENTS).start()
         env = Env(cluster, pg, work)
         env.kubectl("apply", "-f", str(CRD))
         env.kubectl("wait", "--for=condition=Established", "--timeout=60s",
@@ -798,8 +800,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(operator.pid, signal.SIGKILL)
                 operator.wait(timeout=10)
+        if pg is not None:
+            pg.stop()
         stop_cluster(state_dir)
-        pg.stop()
         if not args.keep:
             shutil.rmtree(state_dir, ignore_errors=True)
 

@@ -97,7 +97,7 @@ def main() -> int:
         run("status", "--dir", str(broken), env=env)
 
         if "--no-cluster" not in sys.argv:
-            run_operator_story(pg)
+            run_operator_story()
 
     shutil.rmtree(work, ignore_errors=True)
     step(f"Done in {time.monotonic() - started:.0f}s; the PostgreSQL server is stopped")

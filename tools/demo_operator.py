@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from localcluster.controlplane import start_cluster, stop_cluster
+from localcluster.state import HOST_IP, POSTGRES_CLIENTS
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,15 +119,30 @@ def resource(target: str, **spec: Any) -> dict[str, Any]:
             "metadata": {"name": "shop-db", "namespace": NS}, "spec": body}  # fmt: skip
 
 
-def run_operator_story(pg: LocalPostgres) -> None:
+def run_operator_story() -> None:
     state = Path(tempfile.mkdtemp(prefix="dbmigrator-demo-cluster-"))
     step(
-        "Start a local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, node agent)"
+        "Start a local Kubernetes cluster: etcd, kube-apiserver, controller-manager, scheduler, "
+        "and a real node (kubelet + containerd) with the project's image"
     )
-    print("(the first run builds the binaries from the Go module proxy: ~7 minutes, then cached)")
+    print("(make demo built the binaries and the image first: ~15 minutes once, then cached)")
     cluster = start_cluster(state)
     operator: subprocess.Popen[bytes] | None = None
+    pg: LocalPostgres | None = None
     try:
+        demo_nodes = [
+            "kubectl",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "get",
+            "nodes",
+            "-o",
+            "wide",
+        ]
+        subprocess.run(demo_nodes, check=False)
+        step("A PostgreSQL the pods can reach (on the host's end of the node's network)")
+        pg = LocalPostgres(host=HOST_IP, clients=POSTGRES_CLIENTS).start()
+        print(f"PostgreSQL {pg.major} on {HOST_IP}:{pg.port}")
         demo = Demo(cluster.kubeconfig, pg)
         print(f"cluster ready: {cluster.server}")
         demo.kubectl(
@@ -183,7 +199,19 @@ def run_operator_story(pg: LocalPostgres) -> None:
         conds = demo.kubectl("-n", NS, "get", "dbm", "shop-db", "-o",
                              "jsonpath={range .status.conditions[*]}{.type}={.status} ({.reason}){'\\n'}{end}")  # fmt: skip
         print(conds, end="")
-        demo.kubectl("-n", NS, "get", "events", "--field-selector", "type=Warning", show=True)
+        demo.kubectl(
+            "-n",
+            NS,
+            "get",
+            "events",
+            "--field-selector",
+            "type=Warning,reason!=MissingClusterDNS",
+            show=True,
+        )  # no DNS service here
+        step("Every Job ran in a real container (containerd), as uid 10001 with a read-only root")
+        demo.kubectl("-n", NS, "get", "pods", "-o", "custom-columns=POD:.metadata.name,"
+                     "STATUS:.status.phase,UID:.spec.securityContext.runAsUser,"
+                     "CONTAINER:.status.containerStatuses[0].containerID", show=True)  # fmt: skip
     finally:
         if operator is not None and operator.poll() is None:
             os.killpg(operator.pid, signal.SIGTERM)
@@ -191,6 +219,8 @@ def run_operator_story(pg: LocalPostgres) -> None:
                 operator.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(operator.pid, signal.SIGKILL)
+        if pg is not None:
+            pg.stop()
         stop_cluster(state)
 
 

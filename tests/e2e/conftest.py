@@ -24,7 +24,7 @@ import pytest
 
 from localcluster.controlplane import LocalCluster
 from localcluster.pytest_plugin import local_cluster
-from localcluster.state import HOST_IP, POD_CIDR
+from localcluster.state import HOST_IP, POSTGRES_CLIENTS
 from localpg import LocalPostgres
 
 __all__ = ["local_cluster"]
@@ -108,7 +108,7 @@ def cluster(local_cluster: LocalCluster) -> LocalCluster:
 @pytest.fixture(scope="session")
 def postgres(cluster: LocalCluster) -> Iterator[LocalPostgres]:
     """Reachable from the pods: it listens on the host's address on the node network too."""
-    server = LocalPostgres(host=HOST_IP, clients=(POD_CIDR, f"{HOST_IP}/32")).start()
+    server = LocalPostgres(host=HOST_IP, clients=POSTGRES_CLIENTS).start()
     try:
         yield server
     finally:

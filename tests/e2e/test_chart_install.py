@@ -9,9 +9,9 @@ full migrate (008: backup, rehearsal, three phases) and rollback (005) of the sh
 show no denial (403/Forbidden). The ServiceAccount's grants must be exactly the chart README's
 RBAC table, and must not reach beyond it (no Secret deletion, no nodes, no pods of its own).
 
-The Deployment itself is only checked for acceptance, then scaled to 0: the local cluster runs no
-deployment controller, and an in-agent operator would compete with ours (and use the agent's
-admin kubeconfig, hiding any missing permission).
+The Deployment itself is only checked for acceptance, applied with no replica: a pod of it would
+compete with the local operator. tests/e2e/test_incluster_operator.py runs the chart's pod for
+real (`helm install`, restricted namespace, probes, metrics).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def test_the_api_server_accepts_every_rendered_object(setup: Setup) -> None:
             f"{chart.service_account}-crds"
         }
 
-    # The Deployment: accepted with the chart's ServiceAccount, then taken out of the way.
+    # The Deployment: accepted with the chart's ServiceAccount, with no replica (see above).
     deployment = next(o for o in live.values() if o["kind"] == "Deployment")
     name = deployment["metadata"]["name"]
     pod = deployment["spec"]["template"]["spec"]

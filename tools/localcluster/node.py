@@ -332,8 +332,12 @@ def read_archive_ref(archive: Path) -> str:
 
 
 def import_archive(archive: Path, ref: str) -> None:
-    # `--index-name`: the archive's ref.name annotation may be a bare tag; name it in full.
-    _ctr("images", "import", "--index-name", ref, str(archive), timeout=600)
+    """`ctr images import`: the image is named by the archive's ref.name annotation, which
+    `podman save` writes in full. (`--index-name` breaks a re-import of a changed image on
+    containerd 1.6: "content digest ... not found".)"""
+    _ctr("images", "import", str(archive), timeout=600)
+    if ref not in _ctr("images", "ls", "-q").stdout.split():
+        raise NodeError(f"importing {archive} did not create the image {ref}")
 
 
 def load_podman_image(ref: str) -> None:

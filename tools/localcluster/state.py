@@ -30,6 +30,8 @@ NODE_IP = "10.213.77.2"
 NODE_NET_PREFIX = 30
 POD_CIDR = "10.244.77.0/24"
 POD_BRIDGE = "cni0"
+# Who may connect to a PostgreSQL the pods use (LocalPostgres(host=HOST_IP, clients=...)).
+POSTGRES_CLIENTS = (POD_CIDR, f"{HOST_IP}/32")
 RUN_DIR = Path("/run/dbmigrator-node")  # containerd's sockets and state (tmpfs, root only)
 
 

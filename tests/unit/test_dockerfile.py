@@ -395,13 +395,15 @@ def test_dockerfile_passes_every_rule() -> None:
 
 def test_final_stage_shape(parsed: tuple[list[Instruction], list[Stage]], final: Stage) -> None:
     instructions, _ = parsed
-    assert expand(final.base, global_args(instructions)) == "python:3.11-slim-bookworm"
+    assert expand(final.base, global_args(instructions)) == "debian:bookworm-slim"
     assert final.all("USER")[-1].args == "10001:10001", "the chart's runAsUser/runAsGroup"
     assert final.all("ENTRYPOINT")[0].exec_form == ["dbmigrator"]
     assert final.all("CMD")[0].exec_form == ["operator", "--all-namespaces"]
     assert [h.args for h in final.all("HEALTHCHECK")] == ["NONE"]
     env = env_pairs(final)
     assert env.get("PYTHONUNBUFFERED") == "1"
+    runs = " ".join(r.args for r in final.all("RUN"))
+    assert "python3" in runs and "busybox-static" in runs, "Debian's python3; the image copier"
     assert env["PATH"].startswith("/app/.venv/bin:")
     assert any(ins.args.startswith("--from=builder /app/.venv ") for ins in final.all("COPY"))
     labels = " ".join(i.args for i in final.all("LABEL"))

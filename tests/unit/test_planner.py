@@ -9,7 +9,7 @@ and writing the status.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from dbmigrator.controller.observed import (
     ObservedJob,
     ResourceRef,
     SourceListing,
+    observe_job,
     parse_source_listing,
 )
 from dbmigrator.controller.planner import (
@@ -867,3 +868,76 @@ def test_each_created_job_step_matches_its_kind() -> None:
     for name in w.created:
         labels = w.manifests[name]["metadata"]["labels"]
         assert labels["app.kubernetes.io/component"] == step_kind(labels["dbmigrator.io/step"])
+
+
+# ---- pods that cannot start, containers the kernel killed -------------------------------------
+
+
+def _pod(waiting: str | None = None, oom: bool = False) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    if waiting:
+        state = {"waiting": {"reason": waiting, "message": "image x is not present"}}
+    if oom:
+        state = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    since = "2026-11-24T22:00:00Z"
+    return {
+        "metadata": {"creationTimestamp": since},
+        "status": {
+            "startTime": since,
+            "containerStatuses": [{"name": "dbmigrator", "state": state}],
+        },
+    }
+
+
+def _job_json(failed: bool = False) -> dict[str, Any]:
+    conditions = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]
+    return {
+        "metadata": {"name": "shop-g1-migrate-1", "labels": {
+            "dbmigrator.io/step": "migrate-1", "dbmigrator.io/generation": "1"}},
+        "status": {"conditions": conditions} if failed else {},
+    }  # fmt: skip
+
+
+def test_a_pod_that_cannot_start_fails_the_step_after_its_grace_and_the_job_goes() -> None:
+    stuck = observe_job(_job_json(), [_pod("ErrImageNeverPull")])
+    assert stuck.state == "Active" and stuck.stuck is not None
+    assert stuck.stuck.reason == "ErrImageNeverPull"
+    early, late = NOW + timedelta(seconds=10), NOW + timedelta(seconds=30)
+    assert not stuck.given_up(early) and stuck.given_up(late)
+    backoff = observe_job(_job_json(), [_pod("ImagePullBackOff")])
+    assert not backoff.given_up(late), "a registry hiccup gets a longer grace"
+    assert observe_job(_job_json(), [_pod("ContainerCreating")]).stuck is None
+
+    s = make_spec(phases=[], backup={"enabled": False}, rehearsal={"enabled": False})
+    empty = DatabaseMigrationStatus()
+
+    def observed(at: datetime, *jobs: ObservedJob) -> Observed:
+        return Observed(OWNER, 1, at, jobs=jobs, source=listing())
+
+    first = plan_reconcile(s, empty, observed(NOW))
+    assert isinstance(first.step, CreateJob) and first.step.job_name == "shop-g1-migrate-1"
+    waiting = plan_reconcile(s, first.status, observed(early, stuck))
+    assert isinstance(waiting.step, Wait)
+    assert "ErrImageNeverPull" in waiting.step.message
+    obs = observed(late, stuck)
+    assert obs.active_jobs == () and obs.jobs_to_delete == ("shop-g1-migrate-1",)
+    gave_up = plan_reconcile(s, first.status, obs)
+    assert isinstance(gave_up.step, Fail) and gave_up.step.reason == "ErrImageNeverPull"
+    conditions = {c.type: (c.status, c.reason) for c in gave_up.status.conditions}
+    assert conditions["Stalled"] == ("True", "ErrImageNeverPull")
+    assert "could not start" in (gave_up.status.message or "")
+    deleting = replace(stuck, deleting=True)
+    again = plan_reconcile(s, gave_up.status, observed(late, deleting))
+    assert isinstance(again.step, Fail), "stays Stalled while the Job is deleted"
+    assert observed(late, deleting).jobs_to_delete == ()
+
+
+def test_an_oom_killed_engine_is_reported_as_such() -> None:
+    job = observe_job(_job_json(failed=True), [_pod(oom=True)])
+    assert job.oom_killed and job.state == "Failed"
+    assert job.failure_reason is not None and job.failure_reason.startswith("OOMKilled")
+    s = make_spec(phases=[], backup={"enabled": False}, rehearsal={"enabled": False})
+    first = plan_reconcile(s, DatabaseMigrationStatus(), Observed(OWNER, 1, NOW, source=listing()))
+    done = plan_reconcile(s, first.status, Observed(OWNER, 1, NOW, jobs=(job,), source=listing()))
+    assert isinstance(done.step, Fail) and done.step.reason == "OOMKilled"
+    assert "limits.memory" in (done.status.message or "")

@@ -55,6 +55,14 @@ class Reason(StrEnum):
     DATABASE_UNREACHABLE = "DatabaseUnreachable"
     DATABASE_LOCKED = "DatabaseLocked"
     JOB_FAILED = "JobFailed"
+    # What the kubelet reports about a Job's pod (its own reason words, Stalled=True).
+    OOM_KILLED = "OOMKilled"
+    ERR_IMAGE_NEVER_PULL = "ErrImageNeverPull"
+    IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
+    ERR_IMAGE_PULL = "ErrImagePull"
+    INVALID_IMAGE_NAME = "InvalidImageName"
+    CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
+    CREATE_CONTAINER_ERROR = "CreateContainerError"
     TARGET_NOT_REACHED = "TargetNotReached"
     # Input the user must fix (Stalled=True, no retry until something changes).
     SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 - a reason, not a secret

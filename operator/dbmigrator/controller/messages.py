@@ -24,6 +24,8 @@ def render_engine_error(result: RunResult | None, job: ObservedJob, namespace: s
         text = format_error(result.error)
     elif result is not None:
         text = f"{result.command} failed with exit code {result.exit_code}"
+    elif job.state == "Active" and job.stuck is not None:
+        text = f"the job's pod could not start, so it was deleted: {job.stuck.describe()}"
     else:
         text = "the job failed without a result"
         if job.failure_reason:

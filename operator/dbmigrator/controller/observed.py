@@ -33,6 +33,38 @@ class ResourceRef:
     uid: str
 
 
+# A pod container waiting for one of these never starts by itself within a useful time: the
+# planner fails the step once the pod has waited longer than the reason's grace (seconds).
+STUCK_GRACE_SECONDS: Mapping[str, float] = {
+    "ErrImageNeverPull": 20.0,  # the image is not on the node and may not be pulled
+    "InvalidImageName": 20.0,
+    "ErrImagePull": 120.0,  # a registry hiccup may pass: give it the kubelet's first backoffs
+    "ImagePullBackOff": 120.0,
+    "CreateContainerConfigError": 120.0,  # a Secret/ConfigMap key that may still arrive
+    "CreateContainerError": 120.0,
+}
+
+
+@dataclass(frozen=True)
+class StuckPod:
+    """A Job's pod whose container waits for a reason in STUCK_GRACE_SECONDS, since `since`."""
+
+    reason: str
+    message: str
+    container: str
+    since: str | None
+
+    def expired(self, now: datetime) -> bool:
+        """True once the pod has waited longer than the reason's grace."""
+        if self.since is None:
+            return False
+        started = datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+        return (now - started).total_seconds() >= STUCK_GRACE_SECONDS[self.reason]
+
+    def describe(self) -> str:
+        return f"container {self.container} cannot start: {self.reason}: {self.message}"
+
+
 @dataclass(frozen=True)
 class ObservedJob:
     """One Job owned by the resource, reduced to what the planner needs.
@@ -53,11 +85,17 @@ class ObservedJob:
     deleting: bool = False
     started_at: str | None = None
     completed_at: str | None = None
+    stuck: StuckPod | None = None
+    oom_killed: bool = False
 
     @property
     def finished(self) -> bool:
         """True once the Job succeeded or failed."""
         return self.state != "Active"
+
+    def given_up(self, now: datetime) -> bool:
+        """Active, but its pod has waited past its grace: counted as failed, then deleted."""
+        return self.state == "Active" and self.stuck is not None and self.stuck.expired(now)
 
 
 @dataclass(frozen=True)
@@ -106,8 +144,14 @@ class Observed:
 
     @property
     def active_jobs(self) -> tuple[ObservedJob, ...]:
-        """Jobs still running (or being deleted while their pod may still run)."""
-        return tuple(j for j in self.jobs if j.state == "Active")
+        """Jobs still running (or being deleted while their pod may still run), without those
+        given up on (a pod that cannot start)."""
+        return tuple(j for j in self.jobs if j.state == "Active" and not j.given_up(self.now))
+
+    @property
+    def jobs_to_delete(self) -> tuple[str, ...]:
+        """Jobs given up on and not yet being deleted: their pod would wait until the deadline."""
+        return tuple(j.name for j in self.jobs if j.given_up(self.now) and not j.deleting)
 
 
 def parse_source_listing(keys: Iterable[str], digest: str | None = None) -> SourceListing:
@@ -157,6 +201,12 @@ def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]] = ()) 
             )
             completed_at = completed_at or cond.get("lastTransitionTime")
     message, exit_code = _termination(pods)
+    oom = _oom_killed(pods)
+    if oom is not None and state == "Failed":
+        failure_reason = (
+            f"OOMKilled: container {oom} was killed for exceeding its memory limit; raise "
+            "spec.job.resources.limits.memory"
+        )
     return ObservedJob(
         name=str(meta.get("name", "")),
         state=state,
@@ -169,7 +219,49 @@ def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]] = ()) 
         deleting=meta.get("deletionTimestamp") is not None,
         started_at=status.get("startTime"),
         completed_at=completed_at,
+        stuck=_stuck(pods) if state == "Active" else None,
+        oom_killed=oom is not None,
     )
+
+
+def _newest(pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    if not pods:
+        return None
+    return max(pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp")))
+
+
+def _statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    status = pod.get("status") or {}
+    return list(status.get("initContainerStatuses") or []) + list(
+        status.get("containerStatuses") or []
+    )
+
+
+def _stuck(pods: Sequence[Mapping[str, Any]]) -> StuckPod | None:
+    """The newest pod's first container waiting for a reason that does not pass by itself."""
+    pod = _newest(pods)
+    if pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    for cs in _statuses(pod):
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason in STUCK_GRACE_SECONDS:
+            since = (pod.get("status") or {}).get("startTime") or (
+                pod.get("metadata") or {}
+            ).get("creationTimestamp")
+            message = str(waiting.get("message") or "")[:300]
+            return StuckPod(str(reason), message, str(cs.get("name", "")), since)
+    return None
+
+
+def _oom_killed(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """The container of the newest pod the kernel killed for its memory limit, if any."""
+    pod = _newest(pods)
+    for cs in _statuses(pod) if pod is not None else []:
+        for state in (cs.get("state") or {}, cs.get("lastState") or {}):
+            if (state.get("terminated") or {}).get("reason") == "OOMKilled":
+                return str(cs.get("name", ""))
+    return None
 
 
 def _termination(pods: Sequence[Mapping[str, Any]]) -> tuple[str | None, int | None]:

@@ -109,7 +109,8 @@ def plan(spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed:
         step = current_step(run, status.current_version)
         if step is not None:
             job = observed.job(job_name_for(observed, run, step.step))
-            if job is not None and job.finished and not job.deleting:
+            done = job is not None and (job.finished or job.given_up(observed.now))
+            if job is not None and done and not job.deleting:
                 return _record(spec, observed, run, step.step, job)
     if observed.active_jobs:
         return _plan_active(spec, status, observed)
@@ -143,8 +144,10 @@ def _plan_active(
     for run, step in _candidates(spec, status, observed):
         name = job_name_for(observed, run, step.step)
         job = observed.job(name)
-        if job is not None and job.state == "Active":
+        if job is not None and job.state == "Active" and not job.given_up(observed.now):
             message = _progress_message(spec, run, step, name)
+            if job.stuck is not None:
+                message += f"; {job.stuck.describe()}"
             if run.generation != observed.generation:
                 message += f"; generation {observed.generation} is applied after it"
             return Wait(
@@ -300,14 +303,11 @@ def _advance(
                 step.step,
                 run,
             )
-        if job.state == "Active":
-            return Wait(
-                _progress_reason(step.step),
-                _progress_message(spec, run, step, name),
-                name,
-                step.step,
-                run,
-            )
+        if job.state == "Active" and not job.given_up(observed.now):
+            message = _progress_message(spec, run, step, name)
+            if job.stuck is not None:
+                message += f"; {job.stuck.describe()}"
+            return Wait(_progress_reason(step.step), message, name, step.step, run)
         return _record(spec, observed, run, step.step, job)
     blocked = check_inputs(spec, observed)
     if blocked is not None:
@@ -362,6 +362,10 @@ def _record(
             result = None
     if job.state == "Succeeded":
         return RecordResult(job, step, run, result, "succeeded", Reason.SUCCEEDED)
+    if job.state == "Active" and job.stuck is not None:  # given up: the pod cannot start
+        return RecordResult(job, step, run, None, "failed", job.stuck.reason)
+    if job.oom_killed:
+        return RecordResult(job, step, run, result, "failed", Reason.OOM_KILLED)
     error_kind = result.error.kind if result is not None and result.error is not None else None
     transient = TRANSIENT_KINDS.get(error_kind or "")
     if transient is not None:

@@ -63,6 +63,9 @@ class Reconciler:
         observed = self.kube.observe(ref, int(meta.get("generation") or 1), body)
         result = plan_reconcile(spec, status, observed)
         step = result.step
+        for job_name in observed.jobs_to_delete:  # recorded as failed by plan_reconcile
+            self.kube.delete_job(namespace, job_name)
+            log.info("%s/%s: deleted Job %s (its pod cannot start)", namespace, name, job_name)
         if isinstance(step, CreateJob):
             job_spec = apply_job_defaults(spec, self.job_defaults)
             manifest = build_job(step.request, job_spec, ref, self.default_image)

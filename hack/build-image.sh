@@ -56,10 +56,14 @@ ca=()
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] &&
   ca=(--secret id=build-ca,src=/etc/ssl/certs/ca-certificates.crt)
 log "building $IMAGE"
+old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 podman build --quiet --network host "${ca[@]}" --pull=never --format docker \
   ${NOCACHE:+--no-cache} --build-arg "VERSION=$app_version" -t "$IMAGE" "$REPO" >/dev/null
 
-podman image prune --force >/dev/null  # the previous build's now-untagged layers
+new_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+# The previous build of this tag, now untagged: only it goes. (`podman image prune` would also
+# drop the intermediate images that are the layer cache, and every rebuild would start over.)
+if [[ -n $old_id && $old_id != "$new_id" ]]; then podman rmi "$old_id" >/dev/null 2>&1 || true; fi
 
 # ---- the pause image: a static binary in a scratch image --------------------------------------
 if ! podman image exists "$PAUSE"; then

@@ -55,7 +55,11 @@ def test_a_set_over_one_mebibyte_applies_from_an_image(shop: Shop, tmp_path: Pat
     assert size > 1024 * 1024, f"the generated set is only {size} bytes"
     ref = f"localhost/shop-migrations-big:{secrets.token_hex(4)}"
     build_image(tmp_path, ref)
-    shop.cluster.load_image(ref)
+    try:
+        shop.cluster.load_image(ref)
+    finally:
+        subprocess.run(["podman", "rmi", ref], capture_output=True, check=False,
+                       env={**os.environ, "CONTAINERS_CONF": str(REPO / "hack" / "containers.conf")})  # fmt: skip
     resource = shop_resource(
         shop.namespace,
         target="024",

@@ -7,6 +7,7 @@ they exist. Syntax errors are reported with file and line before anything runs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -108,55 +109,163 @@ class ParsedFile:
 
 
 def line_of(text: str, offset: int) -> int:
-    """1-based line number of a character offset."""
+    """1-based line number of a character offset (one lookup; parse_file counts incrementally)."""
     return text.count("\n", 0, max(0, offset)) + 1
 
 
 def parse_file(file: SqlFile) -> ParsedFile:
-    """Parse one file; raises SqlSyntaxError with the file and line of the first error."""
+    """Parse one file; raises SqlSyntaxError with the file and line of the first error.
+
+    Linear in the size of the file. pglast's `parse_sql` maps every node location from UTF-8
+    bytes to characters by walking a list of all multi-byte characters before it, which is
+    quadratic for a big file with non-ASCII text (a 10 MB file took minutes). So the file is
+    split with the parser (no location mapping), each statement is found in the text by
+    skipping only blanks, semicolons and comments from the end of the previous one, line numbers
+    are counted on from the previous statement, and only statements whose tree matters (not
+    plain INSERT/UPDATE/DELETE/SELECT/MERGE) are parsed into a tree, one by one.
+    """
     try:
-        raw = parser.parse_sql(file.text)
+        texts = parser.split(file.text, with_parser=True)
     except parser.ParseError as exc:
-        message = str(exc.args[0]) if exc.args else str(exc)
-        offset = int(exc.args[1]) if len(exc.args) > 1 else 0
-        raise SqlSyntaxError(
-            f"syntax error: {message}",
-            file=file.name,
-            line=line_of(file.text, offset),
-            hint=_syntax_hint(file.text, offset),
-        ) from None
+        raise _syntax_error(file, exc) from None
+    located = _locate(file.text, texts)
+    if located is None:  # cannot happen for parser output; stay exact if it ever does
+        located = _locate_slowly(file)
     statements: list[Statement] = []
     changes: list[Change] = []
-    for item in raw:
-        node: Any = item.stmt
-        start = item.stmt_location or 0
-        length = item.stmt_len or (len(file.text) - start)
-        text = file.text[start : start + length].strip()
-        why = _why_not_transactional(node)
+    line, previous = 1, 0
+    for text, start in located:
+        line += file.text.count("\n", previous, start)
+        previous = start
+        node = _tree(file, text, line)
+        why = _why_not_transactional(node) if node is not None else None
         control = isinstance(node, ast.TransactionStmt)
         if control and node.kind not in _ALLOWED_TXN:
             raise SqlSyntaxError(
                 f"{_txn_name(node)} is not allowed in a migration file: the engine runs each "
                 "file in one transaction of its own",
                 file=file.name,
-                line=line_of(file.text, start),
+                line=line,
             )
         statements.append(
             Statement(
                 text=text,
-                line=line_of(file.text, start),
-                kind=type(node).__name__,
+                line=line,
+                kind=type(node).__name__ if node is not None else _dml_kind(text),
                 transactional=why is None,
                 why_not_transactional=why,
                 transaction_control=control,
             )
         )
+        if node is None:
+            continue
         changes.extend(("create", obj, None) for obj in _created(node))
         changes.extend(("drop", obj, None) for obj in _dropped(node))
         renamed = _renamed(node)
         if renamed:
             changes.append(("rename", renamed[0], renamed[1]))
     return ParsedFile(file, tuple(statements), tuple(changes))
+
+
+# Statements whose first word says they only read or write rows: nothing in their tree matters
+# to planning (they never create objects nor need to run outside a transaction).
+_DML_KINDS = {
+    "insert": "InsertStmt",
+    "update": "UpdateStmt",
+    "delete": "DeleteStmt",
+    "select": "SelectStmt",
+    "values": "SelectStmt",
+    "merge": "MergeStmt",
+}
+_FIRST_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _dml_kind(text: str) -> str:
+    return _DML_KINDS[_first_word(text)]
+
+
+def _first_word(text: str) -> str:
+    match = _FIRST_WORD.match(text)
+    return match.group(0).lower() if match else ""
+
+
+def _tree(file: SqlFile, text: str, line: int) -> Any:
+    """The statement's parse tree, or None for row-level DML (no tree needed)."""
+    if _first_word(text) in _DML_KINDS:
+        return None
+    try:
+        (raw,) = parser.parse_sql(text)
+    except parser.ParseError as exc:  # split accepted it, so this is not expected
+        raise _syntax_error(SqlFile(file.name, text), exc, first_line=line) from None
+    return raw.stmt
+
+
+def _syntax_error(file: SqlFile, exc: parser.ParseError, first_line: int = 1) -> SqlSyntaxError:
+    message = str(exc.args[0]) if exc.args else str(exc)
+    offset = int(exc.args[1]) if len(exc.args) > 1 and exc.args[1] is not None else 0
+    return SqlSyntaxError(
+        f"syntax error: {message}",
+        file=file.name,
+        line=first_line - 1 + line_of(file.text, offset),
+        hint=_syntax_hint(file.text, offset),
+    )
+
+
+_WHITESPACE = frozenset(" \t\n\r\f\v;")
+
+
+def _locate(text: str, statements: Sequence[str]) -> list[tuple[str, int]] | None:
+    """Each statement with its character offset, found by skipping what may lie between two
+    statements (blanks, semicolons, comments); None if a statement is not where expected."""
+    out: list[tuple[str, int]] = []
+    pos = 0
+    for statement in statements:
+        pos = _skip_gap(text, pos)
+        if not text.startswith(statement, pos):
+            return None
+        out.append((statement, pos))
+        pos += len(statement)
+    return out
+
+
+def _skip_gap(text: str, pos: int) -> int:
+    size = len(text)
+    while pos < size:
+        char = text[pos]
+        if char in _WHITESPACE:
+            pos += 1
+        elif text.startswith("--", pos):
+            end = text.find("\n", pos)
+            pos = size if end < 0 else end + 1
+        elif text.startswith("/*", pos):
+            pos = _skip_block_comment(text, pos)
+        else:
+            break
+    return pos
+
+
+def _skip_block_comment(text: str, pos: int) -> int:
+    """PostgreSQL block comments nest."""
+    depth, pos = 1, pos + 2
+    while depth and pos < len(text):
+        if text.startswith("/*", pos):
+            depth, pos = depth + 1, pos + 2
+        elif text.startswith("*/", pos):
+            depth, pos = depth - 1, pos + 2
+        else:
+            pos += 1
+    return pos
+
+
+def _locate_slowly(file: SqlFile) -> list[tuple[str, int]]:
+    """pglast's own character offsets (quadratic with non-ASCII text, but exact)."""
+    out = []
+    for item in parser.parse_sql(file.text):
+        start = item.stmt_location or 0
+        length = item.stmt_len or (len(file.text) - start)
+        raw = file.text[start : start + length]
+        out.append((raw.strip(), start + len(raw) - len(raw.lstrip())))
+    return out
 
 
 def plan_expected_objects(files: Iterable[ParsedFile]) -> list[DbObject]:

@@ -209,6 +209,7 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
                 {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
                  "statements": len(engine.parsed(m.up).executable),
                  "transactional": engine.parsed(m.up).transactional,
+                 "empty": engine.parsed(m.up).empty,
                  "nonTransactional": [{"line": s.line, "reason": s.why_not_transactional}
                                       for s in engine.parsed(m.up).non_transactional],
                  "down": m.down.name if m.down else None}

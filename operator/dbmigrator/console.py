@@ -164,7 +164,7 @@ def show_status(console: Console, report: StatusReport, history: list[dict[str, 
             mark = OK if h["success"] else FAIL
             when = h["finished_at"].strftime("%Y-%m-%d %H:%M:%S") if h["finished_at"] else ""
             console.print(f"  {mark} {when} {h['operation']:<6} {h['version']} {h['name'] or ''} "
-                          f"by {h['executed_by']}", highlight=False)  # fmt: skip
+                          f"by {h['executed_by']} {h.get('note') or ''}", highlight=False)  # fmt: skip
 
 
 def show_result(console: Console, result: RunResult) -> None:

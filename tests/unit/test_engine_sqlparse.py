@@ -170,3 +170,24 @@ def test_twenty_thousand_statements_with_non_ascii_parse_in_linear_time() -> Non
     assert parsed.statements[-1].line == 20_001
     assert parsed.statements[-1].text.endswith("'naïve 19999 ✓')")
     assert elapsed < 5.0, f"parsing took {elapsed:.1f}s"
+
+
+@pytest.mark.parametrize(
+    ("text", "empty"),
+    [
+        ("", True),
+        ("-- only a comment\n/* and /* a nested */ one */\n", True),
+        ("begin;\n-- nothing\ncommit;\n", True),
+        (";;\n", True),
+        ("select 1;\n", False),
+    ],
+)
+def test_empty_files_are_told_apart(text: str, empty: bool) -> None:
+    from dbmigrator.engine.sqlparse import plan_empty_warnings
+
+    parsed = parse(text, "004_nothing.sql")
+    assert parsed.empty is empty
+    warnings = plan_empty_warnings([parsed])
+    assert len(warnings) == int(empty)
+    if empty:
+        assert warnings[0].startswith("004_nothing.sql has no statements")

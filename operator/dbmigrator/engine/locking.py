@@ -27,7 +27,9 @@ def holder(conn: psycopg.Connection[Any]) -> str:
             "SELECT a.pid, a.application_name, a.usename, a.client_addr::text, "
             "to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
             "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted",
+            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted "
+            # Advisory locks are per database: a runner of another database is not our holder.
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [LOCK_CLASS, LOCK_OBJECT],
         )
         row = cur.fetchone()

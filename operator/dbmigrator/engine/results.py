@@ -43,6 +43,8 @@ class AppliedMigration(_Wire):
     checksum: str = ""
     duration_ms: float = 0.0
     applied_at: str = ""
+    empty: bool | None = None
+    """True when the file had no statements (empty or only comments): recorded, nothing ran."""
 
 
 class RevertedMigration(_Wire):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -51,13 +51,21 @@ from dbmigrator.engine.planning import (
 )
 from dbmigrator.engine.progress import Progress, Silent
 from dbmigrator.engine.results import AppliedMigration, RevertedMigration, RunResult
-from dbmigrator.engine.sqlparse import ParsedFile, Statement, parse_file, plan_expected_objects
+from dbmigrator.engine.sqlparse import (
+    ParsedFile,
+    Statement,
+    parse_file,
+    plan_empty_warnings,
+    plan_expected_objects,
+)
 from dbmigrator.engine.validation import (
     ValidationInput,
     ValidationReport,
     measure_baselines,
     validate,
 )
+
+EMPTY_NOTE = "empty: the file has no statements, nothing ran"
 
 
 @dataclass
@@ -116,13 +124,20 @@ class Engine:
 
     def plan(self, target: str | None = None, phases: Sequence[Phase] = ()) -> UpPlan:
         self.parse_all()
-        return plan_up(
+        return self._plan_up(self.read_applied(), target, phases)
+
+    def _plan_up(
+        self, applied: dict[str, AppliedRow], target: str | None, phases: Sequence[Phase]
+    ) -> UpPlan:
+        plan = plan_up(
             self.migrations,
-            self.read_applied(),
+            applied,
             target,
             phases,
             allow_out_of_order=self.options.allow_out_of_order,
         )
+        empty = plan_empty_warnings(self.parsed(m.up) for m in plan.migrations)
+        return replace(plan, warnings=(*plan.warnings, *empty)) if empty else plan
 
     def plan_down(self, target: str) -> DownPlan:
         self.parse_all()
@@ -141,13 +156,7 @@ class Engine:
                 tracking.ensure_tables(conn)
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
-                plan = plan_up(
-                    self.migrations,
-                    applied,
-                    target,
-                    phases,
-                    allow_out_of_order=self.options.allow_out_of_order,
-                )
+                plan = self._plan_up(applied, target, phases)
                 for warning in plan.warnings:
                     self.progress.warning(warning)
                 todo = plan.migrations
@@ -310,6 +319,7 @@ class Engine:
             checksum=m.checksum,
             duration_ms=round(duration, 2),
             applied_at=started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            empty=True if parsed.empty else None,
         )
 
     def _apply_down(self, conn: psycopg.Connection[Any], m: Migration) -> RevertedMigration:
@@ -353,7 +363,7 @@ class Engine:
         tracking.record_history(
             cur, version=m.version, name=m.name, checksum=m.checksum, operation=direction,
             success=True, started_at=started_at, duration_ms=(time.perf_counter() - t0) * 1000,
-            runner=application_name(direction),
+            runner=application_name(direction), note=EMPTY_NOTE if parsed.empty else None,
         )  # fmt: skip
 
     def _run_in_transaction(

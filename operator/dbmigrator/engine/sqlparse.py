@@ -107,6 +107,21 @@ class ParsedFile:
         """Statements to run: explicit BEGIN/COMMIT are dropped, the engine owns transactions."""
         return [s for s in self.statements if not s.transaction_control]
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to run: the file is empty, only comments, or only BEGIN/COMMIT."""
+        return not any(not s.transaction_control for s in self.statements)
+
+
+def plan_empty_warnings(files: Iterable[ParsedFile]) -> list[str]:
+    """A warning per file that would be recorded as applied without running anything."""
+    return [
+        f"{p.file.name} has no statements (empty or only comments): it would be recorded as "
+        "applied without running anything"
+        for p in files
+        if p.empty
+    ]
+
 
 def line_of(text: str, offset: int) -> int:
     """1-based line number of a character offset (one lookup; parse_file counts incrementally)."""

@@ -5,34 +5,17 @@ a runner stopped by SIGTERM or SIGKILL, and rehearsals that must leave the serve
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from dbmigrator.engine.locking import LOCK_CLASS, LOCK_OBJECT, holder
-from localpg import LocalPostgres
 from tests.helpers import query, run_cli, write_set
 
 
-@pytest.fixture
-def other_db(pg_server: LocalPostgres) -> Iterator[str]:
-    """A second database on the same server."""
-    name = f"o_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"'.encode())
-    try:
-        yield pg_server.dsn(name)
-    finally:
-        with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
-
-
-def test_lock_holder_is_looked_up_in_this_database_only(dsn: str, other_db: str) -> None:
+def test_lock_holder_is_looked_up_in_this_database_only(dsn: str, other_dsn: str) -> None:
     lock = "select pg_advisory_lock(%s, %s)"
-    with psycopg.connect(other_db, autocommit=True, application_name="runner elsewhere") as far:
+    with psycopg.connect(other_dsn, autocommit=True, application_name="runner elsewhere") as far:
         far.execute(lock, [LOCK_CLASS, LOCK_OBJECT])
         with psycopg.connect(dsn, autocommit=True) as here:
             assert holder(here) == "an unknown session (it may have just finished)"

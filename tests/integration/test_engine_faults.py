@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from dbmigrator.engine.locking import LOCK_CLASS, LOCK_OBJECT, holder
 from tests.helpers import query, run_cli, write_set
@@ -50,3 +51,26 @@ def test_empty_files_are_warned_in_plan_and_recorded_as_empty(dsn: str, tmp_path
         ("002", "empty"),
         ("003", "empty"),
     ]
+
+
+def test_failed_concurrent_index_drops_only_its_own_invalid_index(dsn: str, tmp_path: Path) -> None:
+    # Another schema already has an INVALID index of the same name (a failed build of its own).
+    query(dsn, "create schema other; create table other.accounts (email text); "
+               "insert into other.accounts values ('same'), ('same')")  # fmt: skip
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        query(dsn, "create unique index concurrently idx_email_u on other.accounts (email)")
+    d = write_set(tmp_path / "m", {
+        "001_init.sql": "create table public.accounts (id int primary key, email text);\n"
+                        "insert into public.accounts values (1, 'same'), (2, 'same');\n",
+        # Unqualified: the search_path (public) decides where the table and its index are.
+        "002_unique.sql": "create unique index concurrently idx_email_u on accounts (email);\n",
+    })  # fmt: skip
+    out = run_cli("up", "--dir", str(d), "-o", "json", dsn=dsn)
+    assert out.returncode == 1, out.output
+    assert json.loads(out.stdout)["error"]["sqlstate"] == "23505"
+    assert "dropped invalid index public.idx_email_u" in out.stderr
+    left = query(dsn, "select n.nspname, i.indisvalid from pg_index i "
+                      "join pg_class c on c.oid = i.indexrelid "
+                      "join pg_namespace n on n.oid = c.relnamespace "
+                      "where c.relname = 'idx_email_u'")  # fmt: skip
+    assert left == [("other", False)]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 
 from dbmigrator.engine import tracking
 from dbmigrator.engine.checksfile import ChecksConfig
@@ -66,6 +67,15 @@ from dbmigrator.engine.validation import (
 )
 
 EMPTY_NOTE = "empty: the file has no statements, nothing ran"
+
+
+@dataclass(frozen=True)
+class _IndexSnapshot:
+    """The table a CREATE INDEX CONCURRENTLY builds on, and its indexes before the build."""
+
+    table_oid: int
+    indexes: frozenset[int]
+    name: str | None
 
 
 @dataclass
@@ -404,6 +414,7 @@ class Engine:
         done = 0
         for index, statement in enumerate(statements, start=1):
             attempt = 0
+            indexes_before = self._indexes_before(conn, statement)
             while True:
                 try:
                     self.progress.statement(m, index, len(statements), statement)
@@ -412,10 +423,12 @@ class Engine:
                     break
                 except psycopg.Error as exc:
                     failure = describe_error(exc)
+                    # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index, also before a
+                    # retry (which IF NOT EXISTS would otherwise turn into a silent success).
+                    self._drop_new_invalid_indexes(conn, indexes_before)
                     if self._wait_to_retry(m, attempt, failure):
                         attempt += 1
                         continue
-                    self._drop_invalid_indexes(conn, statement, parsed)
                     self._record_failure(conn, m, direction, started_at, t0, failure.message)
                     error = self._statement_error(parsed, statements, index, exc, attempt)
                     error.message += (
@@ -439,23 +452,41 @@ class Engine:
         time.sleep(delay)
         return True
 
-    def _drop_invalid_indexes(
-        self, conn: psycopg.Connection[Any], statement: Statement, parsed: ParsedFile
+    def _indexes_before(
+        self, conn: psycopg.Connection[Any], statement: Statement
+    ) -> _IndexSnapshot | None:
+        """For CREATE INDEX CONCURRENTLY: its table, resolved as PostgreSQL will (schema as
+        written, else the search_path of this moment), and the indexes it has already."""
+        target = statement.index
+        if statement.why_not_transactional != "CREATE INDEX CONCURRENTLY" or target is None:
+            return None
+        parts = [p for p in (target.table_schema, target.table) if p is not None]
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT c.oid, array(SELECT indexrelid FROM pg_index WHERE indrelid = c.oid) "
+                "FROM pg_class c WHERE c.oid = to_regclass(%s)",
+                [sql.Identifier(*parts).as_string(conn)],
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None  # no such table: the statement fails before building anything
+        return _IndexSnapshot(int(row[0]), frozenset(int(i) for i in row[1]), target.name)
+
+    def _drop_new_invalid_indexes(
+        self, conn: psycopg.Connection[Any], before: _IndexSnapshot | None
     ) -> None:
-        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: remove it."""
-        if statement.why_not_transactional != "CREATE INDEX CONCURRENTLY":
+        """Drop the INVALID index the failed statement left on its table: only one that was not
+        there before, and only with the statement's name when it gave one."""
+        if before is None:
             return
-        names = [
-            obj.name
-            for action, obj, _ in parsed.changes
-            if action == "create" and obj.kind == "index"
-        ]
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE NOT i.indisvalid AND c.relname = ANY(%s)",
-                [names],
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE i.indrelid = %s AND NOT i.indisvalid AND NOT i.indexrelid = ANY(%s) "
+                "AND (%s::text IS NULL OR c.relname = %s)",
+                [before.table_oid, list(before.indexes), before.name, before.name],
             )
             for (qualified,) in cur.fetchall():
                 cur.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}".encode())

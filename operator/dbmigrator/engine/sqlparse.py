@@ -66,6 +66,16 @@ class DbObject:
 
 
 @dataclass(frozen=True)
+class IndexTarget:
+    """What a CREATE INDEX names: its table (schema as written, None: the search_path decides)
+    and its name (None: PostgreSQL picks one)."""
+
+    table_schema: str | None
+    table: str
+    name: str | None
+
+
+@dataclass(frozen=True)
 class Statement:
     text: str
     line: int
@@ -73,6 +83,7 @@ class Statement:
     transactional: bool = True
     why_not_transactional: str | None = None
     transaction_control: bool = False
+    index: IndexTarget | None = None
 
     @property
     def summary(self) -> str:
@@ -170,6 +181,7 @@ def parse_file(file: SqlFile) -> ParsedFile:
                 transactional=why is None,
                 why_not_transactional=why,
                 transaction_control=control,
+                index=_index_target(node),
             )
         )
         if node is None:
@@ -354,6 +366,13 @@ def _why_not_transactional(node: Any) -> str | None:
         if isinstance(node, node_type):
             return why
     return None
+
+
+def _index_target(node: Any) -> IndexTarget | None:
+    if not isinstance(node, ast.IndexStmt):
+        return None
+    rel: Any = node.relation
+    return IndexTarget(rel.schemaname, str(rel.relname), node.idxname)
 
 
 def _strings(items: Sequence[Any] | None) -> list[str]:

@@ -27,7 +27,7 @@ from dbmigrator.console import (
     show_result,
     show_status,
 )
-from dbmigrator.engine import tracking
+from dbmigrator.engine import interrupt, tracking
 from dbmigrator.engine.backup import (
     resolve_backup_path,
     restore_backup,
@@ -167,14 +167,14 @@ def _guard(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(**kwargs: Any) -> None:
             ctx = _context(kwargs)
+            interrupt.handle_signals()  # SIGTERM/SIGINT: cancel the statement, report, exit
             try:
                 body(ctx, **kwargs)
             except EngineError as exc:
                 _fail(ctx, command, exc)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # a signal while no statement could be cancelled
                 ctx.progress.close()
-                ctx.console.print("[red]interrupted[/]: the file being applied was rolled back")
-                sys.exit(130)
+                _fail(ctx, command, interrupt.interrupted_error(f"during {command}"))
 
         wrapper.__name__ = body.__name__
         wrapper.__doc__ = body.__doc__

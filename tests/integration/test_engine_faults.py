@@ -5,13 +5,18 @@ a runner stopped by SIGTERM or SIGKILL, and rehearsals that must leave the serve
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from dbmigrator.engine.locking import LOCK_CLASS, LOCK_OBJECT, holder
-from tests.helpers import query, run_cli, write_set
+from tests.helpers import CLI, REPO, query, run_cli, write_set
 
 
 def test_lock_holder_is_looked_up_in_this_database_only(dsn: str, other_dsn: str) -> None:
@@ -74,3 +79,76 @@ def test_failed_concurrent_index_drops_only_its_own_invalid_index(dsn: str, tmp_
                       "join pg_namespace n on n.oid = c.relnamespace "
                       "where c.relname = 'idx_email_u'")  # fmt: skip
     assert left == [("other", False)]
+
+
+# ---- a runner stopped by a signal (item 8) ---------------------------------------------------
+
+SLOW = {
+    "001_init.sql": "create table public.a (id int);\n",
+    "002_slow.sql": "create table public.b (id int);\nselect pg_sleep(60);\n",
+}
+
+
+def _start(dsn: str, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DBMIGRATOR_CHECKS_JSON"}
+    return subprocess.Popen([str(CLI), *args], env={**env, "DATABASE_URL": dsn}, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _runner_backends(dsn: str, running: str = "%") -> list[int]:
+    rows = query(dsn, "select pid from pg_stat_activity where datname = current_database() "
+                      "and application_name like 'dbmigrator %%' and query like %s", running)  # fmt: skip
+    return [int(str(pid)) for (pid,) in rows]
+
+
+def _wait_for(predicate: Callable[[], bool], seconds: float) -> float:
+    """Seconds until `predicate()` held; fails the test after `seconds`."""
+    t0 = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - t0 < seconds, f"still not true after {seconds}s"
+        time.sleep(0.1)
+    return time.monotonic() - t0
+
+
+def _lock_is_free(dsn: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "select pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, LOCK_OBJECT]
+        ).fetchone()
+        return bool(row and row[0])
+
+
+def test_sigterm_cancels_the_statement_reports_and_frees_the_lock(dsn: str, tmp_path: Path) -> None:
+    d = write_set(tmp_path / "m", SLOW)
+    log = tmp_path / "termination-log"
+    proc = _start(dsn, "up", "--dir", str(d), "-o", "json", "--termination-log", str(log))
+    _wait_for(lambda: bool(_runner_backends(dsn, "%pg_sleep(60)%")), 30)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 5, stderr
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr
+    result = json.loads(log.read_text())
+    assert json.loads(stdout)["error"] == result["error"]
+    assert result["ok"] is False and result["currentVersion"] == "001"
+    assert result["error"]["kind"] == "interrupted"
+    assert result["error"]["file"] == "002_slow.sql" and result["error"]["line"] == 2
+    assert "interrupted by SIGTERM" in result["error"]["message"]
+    assert query(dsn, "select to_regclass('public.b')") == [(None,)]  # rolled back
+    history = query(dsn, "select version, success, error from supabase_migrations."
+                         "dbmigrator_history order by id")  # fmt: skip
+    assert history[-1][:2] == ("002", False) and "SIGTERM" in str(history[-1][2])
+    assert _runner_backends(dsn) == []
+    assert _lock_is_free(dsn)
+
+
+def test_sigkilled_runner_leaves_no_backend_running(dsn: str, tmp_path: Path) -> None:
+    d = write_set(tmp_path / "m", SLOW)
+    proc = _start(dsn, "up", "--dir", str(d), "--no-validate")
+    _wait_for(lambda: bool(_runner_backends(dsn, "%pg_sleep(60)%")), 30)
+    proc.kill()
+    proc.communicate(timeout=10)
+    # client_connection_check_interval (2s) notices the closed socket while pg_sleep runs.
+    _wait_for(lambda: not _runner_backends(dsn), 10)
+    assert _lock_is_free(dsn)

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from dbmigrator.engine import interrupt
 from dbmigrator.engine.errors import LockTimeout
 
 # Two-key advisory lock, visible in pg_locks as classid/objid: "dbmi" / "grat".
@@ -53,6 +54,7 @@ def migration_lock(
             row = cur.fetchone()
         if row and row[0]:
             break
+        interrupt.check("while waiting for the migration lock")
         if time.monotonic() >= deadline:
             raise LockTimeout(
                 f"another migration runner holds the lock on this database: {holder(conn)}; "

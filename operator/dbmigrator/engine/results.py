@@ -18,7 +18,9 @@ from pydantic.alias_generators import to_camel
 RESULT_VERSION = 1
 TERMINATION_MESSAGE_LIMIT = 4096
 
-ErrorKind = Literal["input", "migration", "validation", "database", "lock", "drift", "backup"]
+ErrorKind = Literal[
+    "input", "migration", "validation", "database", "lock", "drift", "backup", "interrupted"
+]
 Command = Literal[
     "plan",
     "up",

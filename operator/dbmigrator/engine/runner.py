@@ -18,7 +18,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from dbmigrator.engine import tracking
+from dbmigrator.engine import interrupt, tracking
 from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.database import (
     Dsn,
@@ -34,6 +34,7 @@ from dbmigrator.engine.errors import (
     EngineError,
     InputError,
     MigrationError,
+    RunInterrupted,
     ValidationFailed,
 )
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
@@ -67,6 +68,20 @@ from dbmigrator.engine.validation import (
 )
 
 EMPTY_NOTE = "empty: the file has no statements, nothing ran"
+
+
+# How often a backend checks, while a statement runs, that our side of the connection is still
+# there (PostgreSQL 14+): a runner killed with SIGKILL leaves no statement running for long.
+CLIENT_CHECK_INTERVAL = "2s"
+
+
+def _watch_client(target: psycopg.Connection[Any] | psycopg.Cursor[Any]) -> None:
+    """Set client_connection_check_interval for this session (a no-op before PostgreSQL 14)."""
+    target.execute(
+        "SELECT set_config(name, %s, false) FROM pg_settings "
+        "WHERE name = 'client_connection_check_interval'",
+        [CLIENT_CHECK_INTERVAL],
+    )
 
 
 @dataclass(frozen=True)
@@ -161,8 +176,10 @@ class Engine:
             plan_up(self.migrations, {}, target, phases, allow_out_of_order=True)  # bad input first
             with (
                 connect(self.dsn, "up") as conn,
+                interrupt.watching(conn),
                 migration_lock(conn, self.options.lock_wait, self.progress.info),
             ):
+                _watch_client(conn)
                 tracking.ensure_tables(conn)
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
@@ -184,6 +201,7 @@ class Engine:
                         continue
                     self.progress.phase(phase.name, len(phase.migrations))
                     for m in phase.migrations:
+                        interrupt.check(f"before {m.up.name}")
                         run.applied.append(self._apply_up(conn, m))
                         applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
                         if self.options.validate:
@@ -203,6 +221,7 @@ class Engine:
         final: bool,
     ) -> None:
         report = validate(conn, self._validation_input(applied, baselines, final))
+        interrupt.check(f"while validating after {m.up.name}")  # a cancelled probe is no verdict
         run.report = report
         self.progress.validation(m, report.headline(), report.passed)
         if report.passed:
@@ -225,8 +244,10 @@ class Engine:
             self.migrations.resolve(target, allow_zero=True, what="down target")
             with (
                 connect(self.dsn, "down") as conn,
+                interrupt.watching(conn),
                 migration_lock(conn, self.options.lock_wait, self.progress.info),
             ):
+                _watch_client(conn)
                 tracking.ensure_tables(conn)
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
@@ -238,6 +259,7 @@ class Engine:
                 else:
                     self.progress.phase(f"down to {target}", len(plan.migrations))
                 for m in plan.migrations:
+                    interrupt.check(f"before {m.down.name if m.down else m.up.name}")
                     run.reverted.append(self._apply_down(conn, m))
                     del applied[m.version]
                 if self.options.validate:
@@ -347,10 +369,16 @@ class Engine:
         self.progress.migration_started(m, len(statements), parsed.transactional)
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
-        if parsed.transactional:
-            self._run_in_transaction(conn, m, parsed, statements, direction, started_at, t0)
-        else:
-            self._run_statement_by_statement(conn, m, parsed, statements, direction, started_at, t0)
+        try:
+            if parsed.transactional:
+                self._run_in_transaction(conn, m, parsed, statements, direction, started_at, t0)
+            else:
+                self._run_statement_by_statement(
+                    conn, m, parsed, statements, direction, started_at, t0
+                )
+        except RunInterrupted as exc:
+            self._record_failure(conn, m, direction, started_at, t0, exc.message)
+            raise
         duration = (time.perf_counter() - t0) * 1000
         self.progress.migration_finished(m, duration, direction)
         return duration
@@ -361,6 +389,7 @@ class Engine:
             "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
             [self.options.lock_timeout, local, self.options.statement_timeout, local],
         )
+        _watch_client(cur)
 
     def _track(
         self, cur: psycopg.Cursor[Any], m: Migration, parsed: ParsedFile, direction: str,
@@ -387,12 +416,16 @@ class Engine:
                 with conn.transaction(), conn.cursor() as cur:
                     self._settings(cur, local=True)
                     for index, statement in enumerate(statements, start=1):
+                        interrupt.check(f"at {parsed.file.name}:{statement.line}; rolled back")
                         self.progress.statement(m, index, len(statements), statement)
                         cur.execute(statement.text.encode())
                     index = 0
                     self._track(cur, m, parsed, direction, started_at, t0)
                 return
             except psycopg.Error as exc:
+                if interrupt.received():
+                    outcome = "the file was rolled back"
+                    raise self._interrupted(parsed, statements, index, outcome) from None
                 failure = describe_error(exc)
                 if self._wait_to_retry(m, attempt, failure):
                     attempt += 1
@@ -417,11 +450,19 @@ class Engine:
             indexes_before = self._indexes_before(conn, statement)
             while True:
                 try:
+                    interrupt.check(f"at {parsed.file.name}:{statement.line}")
                     self.progress.statement(m, index, len(statements), statement)
                     with conn.cursor() as cur:
                         cur.execute(statement.text.encode())
                     break
                 except psycopg.Error as exc:
+                    if interrupt.received():
+                        self._drop_new_invalid_indexes(conn, indexes_before)
+                        raise self._interrupted(
+                            parsed, statements, index,
+                            f"file runs outside a transaction: {done} earlier statement(s) stay "
+                            "committed",
+                        ) from None  # fmt: skip
                     failure = describe_error(exc)
                     # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index, also before a
                     # retry (which IF NOT EXISTS would otherwise turn into a silent success).
@@ -441,6 +482,7 @@ class Engine:
             self._track(cur, m, parsed, direction, started_at, t0)
         with conn.cursor() as cur:
             cur.execute("RESET ALL")
+            _watch_client(cur)
 
     def _wait_to_retry(self, m: Migration, attempt: int, failure: StatementFailure) -> bool:
         """Sleep before the next attempt when the failure is worth one and attempts remain."""
@@ -506,6 +548,14 @@ class Engine:
                 )  # fmt: skip
         except psycopg.Error:
             pass  # the history row is a courtesy; the error itself is what matters
+
+    def _interrupted(
+        self, parsed: ParsedFile, statements: list[Statement], index: int, outcome: str
+    ) -> RunInterrupted:
+        line = statements[index - 1].line if 0 < index <= len(statements) else None
+        error = interrupt.interrupted_error(f"while running {parsed.file.name}: {outcome}")
+        error.file, error.line = parsed.file.name, line
+        return error
 
     def _statement_error(
         self, parsed: ParsedFile, statements: list[Statement], index: int, exc: psycopg.Error,

@@ -199,6 +199,8 @@ def main() -> None:
 @_guard("plan")
 def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
     """Show what `up` would run, in which order and how; change nothing."""
+    from dbmigrator.engine.sqlparse import plan_cluster_wide
+
     engine = ctx.engine()
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
     if ctx.output == "json":
@@ -212,6 +214,8 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
                  "empty": engine.parsed(m.up).empty,
                  "nonTransactional": [{"line": s.line, "reason": s.why_not_transactional}
                                       for s in engine.parsed(m.up).non_transactional],
+                 "clusterWide": [{"line": c.line, "what": c.scope.what, "rehearsal": c.scope.handling}
+                                 for c in plan_cluster_wide([engine.parsed(m.up)])],
                  "down": m.down.name if m.down else None}
                 for m in ph.migrations]} for ph in up_plan.phases],
         }))  # fmt: skip

@@ -128,6 +128,10 @@ def show_plan(console: Console, plan: UpPlan, parsed: dict[str, ParsedFile]) -> 
         for s in parsed[m.up.name].non_transactional:
             console.print(f"[yellow]note:[/] {m.up.name}:{s.line}: {s.why_not_transactional} cannot run in a "
                           "transaction; this file runs statement by statement", highlight=False)  # fmt: skip
+    from dbmigrator.engine.sqlparse import plan_cluster_wide
+
+    for c in plan_cluster_wide(parsed[m.up.name] for m in plan.migrations):
+        console.print(f"[yellow]note:[/] {c.display}", highlight=False)
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -152,3 +153,109 @@ def test_sigkilled_runner_leaves_no_backend_running(dsn: str, tmp_path: Path) ->
     # client_connection_check_interval (2s) notices the closed socket while pg_sleep runs.
     _wait_for(lambda: not _runner_backends(dsn), 10)
     assert _lock_is_free(dsn)
+
+
+# ---- rehearsal leaves the server as it found it (item 7) -------------------------------------
+
+
+def _roles(dsn: str) -> set[str]:
+    return {str(r[0]) for r in query(dsn, "select rolname from pg_roles")}
+
+
+def _server_state(dsn: str) -> tuple[object, ...]:
+    """Roles, memberships, role/database settings, ALTER SYSTEM settings, databases."""
+    return (
+        _roles(dsn),
+        query(dsn, "select roleid::regrole::text, member::regrole::text, admin_option "
+                   "from pg_auth_members order by 1, 2"),
+        query(dsn, "select setdatabase, setrole, setconfig from pg_db_role_setting order by 1, 2"),
+        query(dsn, "select name, setting from pg_file_settings "
+                   "where sourcefile like '%%postgresql.auto.conf' order by 1"),
+        query(dsn, "select datname from pg_database order by 1"),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def role_names(dsn: str) -> Iterator[tuple[str, str]]:
+    """Two role names of this test only (roles are server-wide); the second exists already."""
+    token = secrets.token_hex(3)
+    new, old = f"app_new_{token}", f"app_old_{token}"
+    query(dsn, f'create role "{old}" nologin')
+    yield new, old
+    for role in (new, old):
+        if role in _roles(dsn):
+            query(dsn, f'drop owned by "{role}"; drop role "{role}"')
+
+
+def test_rehearsal_reverts_roles_and_settings_then_up_succeeds(
+    dsn: str, tmp_path: Path, role_names: tuple[str, str]
+) -> None:
+    new, old = role_names
+    d = write_set(tmp_path / "m", {
+        "001_init.sql": "create table public.items (id int primary key);\n",
+        # Not idempotent, on purpose: a role left by the rehearsal makes the real up fail (42710).
+        "002_roles.sql": f"create role {new} nologin;\ngrant {new} to {old};\n"
+                         f"alter role {old} set search_path = app, public;\n"
+                         f"alter role {old} createdb;\n"
+                         f"grant select on public.items to {new};\n",
+        "003_server.sql": "alter system set work_mem = '7MB';\n",
+    })  # fmt: skip
+    plan = json.loads(run_cli("plan", "--dir", str(d), "-o", "json", dsn=dsn).stdout)
+    found = [(c["line"], c["what"], c["rehearsal"])
+             for p in plan["phases"] for m in p["migrations"] for c in m["clusterWide"]]  # fmt: skip
+    assert found == [
+        (1, "CREATE ROLE", "reverted"),
+        (2, "GRANT/REVOKE role membership", "reverted"),
+        (3, "ALTER ROLE ... SET", "reverted"),
+        (4, "ALTER ROLE", "reverted"),
+        (1, "ALTER SYSTEM", "skipped"),
+    ]
+    before = _server_state(dsn)
+    out = run_cli("rehearse", "--dir", str(d), "-o", "json", dsn=dsn)
+    assert out.returncode == 0, out.output
+    result = json.loads(out.stdout)
+    assert [a["version"] for a in result["applied"]] == ["001", "002", "003"]
+    assert any("003_server.sql:1: ALTER SYSTEM: skipped" in w for w in result["warnings"])
+    assert f"reverted: drop role {new}" in result["warnings"]
+    assert _server_state(dsn) == before
+    # The real run (without the ALTER SYSTEM file, which would change this shared test server).
+    up = run_cli("up", "--dir", str(d), "--target", "002", dsn=dsn)
+    assert up.returncode == 0, up.output
+    assert new in _roles(dsn)
+
+
+def _scratch_databases(dsn: str) -> list[str]:
+    rows = query(dsn, "select datname from pg_database where datname like %s",
+                 f"{dsn.rsplit('/', 1)[1][:40]}_rehearsal_%")  # fmt: skip
+    return [str(r[0]) for r in rows]
+
+
+def test_sigterm_during_rehearsal_leaves_no_scratch_database(dsn: str, tmp_path: Path) -> None:
+    d = write_set(tmp_path / "m", SLOW)
+    log = tmp_path / "termination-log"
+    proc = _start(dsn, "rehearse", "--dir", str(d), "--termination-log", str(log))
+    _wait_for(lambda: bool(_scratch_running_sleep(dsn)), 60)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert json.loads(log.read_text())["error"]["kind"] == "interrupted"
+    assert _scratch_databases(dsn) == []
+
+
+def test_killed_rehearsal_scratch_is_dropped_by_the_next_one(dsn: str, tmp_path: Path) -> None:
+    d = write_set(tmp_path / "m", SLOW)
+    proc = _start(dsn, "rehearse", "--dir", str(d))
+    _wait_for(lambda: bool(_scratch_running_sleep(dsn)), 60)
+    proc.kill()
+    proc.communicate(timeout=10)
+    (left,) = _scratch_databases(dsn)
+    write_set(d, {"002_slow.sql": "create table public.b (id int);\n"})
+    out = run_cli("rehearse", "--dir", str(d), dsn=dsn)
+    assert out.returncode == 0, out.output
+    assert f"dropped {left}, left by an earlier rehearsal" in " ".join(out.output.split())
+    assert _scratch_databases(dsn) == []
+
+
+def _scratch_running_sleep(dsn: str) -> list[object]:
+    return query(dsn, "select pid from pg_stat_activity where datname like '%%_rehearsal_%%' "
+                      "and query like '%%pg_sleep(60)%%'")  # fmt: skip

@@ -59,6 +59,7 @@ from dbmigrator.engine.sqlparse import (
     parse_file,
     plan_empty_warnings,
     plan_expected_objects,
+    without_cluster_wide,
 )
 from dbmigrator.engine.validation import (
     ValidationInput,
@@ -115,8 +116,13 @@ class Engine:
         checks: ChecksConfig | None = None,
         options: RunOptions | None = None,
         progress: Progress | None = None,
+        *,
+        rehearsal: bool = False,
     ) -> None:
         self.dsn = dsn
+        self.rehearsal = rehearsal
+        """In a rehearsal's scratch database: statements that would act on the real server
+        (ALTER SYSTEM, tablespaces, other databases) are skipped."""
         self.migrations = migrations
         self.checks = checks or ChecksConfig()
         self.options = options or RunOptions()
@@ -133,7 +139,8 @@ class Engine:
 
     def parsed(self, file: SqlFile) -> ParsedFile:
         if file.name not in self._parsed:
-            self._parsed[file.name] = parse_file(file)
+            parsed = parse_file(file)
+            self._parsed[file.name] = without_cluster_wide(parsed) if self.rehearsal else parsed
         return self._parsed[file.name]
 
     # ---- read-only -------------------------------------------------------------------------
@@ -149,9 +156,9 @@ class Engine:
 
     def plan(self, target: str | None = None, phases: Sequence[Phase] = ()) -> UpPlan:
         self.parse_all()
-        return self._plan_up(self.read_applied(), target, phases)
+        return self.plan_for(self.read_applied(), target, phases)
 
-    def _plan_up(
+    def plan_for(
         self, applied: dict[str, AppliedRow], target: str | None, phases: Sequence[Phase]
     ) -> UpPlan:
         plan = plan_up(
@@ -183,7 +190,7 @@ class Engine:
                 tracking.ensure_tables(conn)
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
-                plan = self._plan_up(applied, target, phases)
+                plan = self.plan_for(applied, target, phases)
                 for warning in plan.warnings:
                     self.progress.warning(warning)
                 todo = plan.migrations

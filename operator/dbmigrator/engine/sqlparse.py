@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pglast import ast, enums, parser
@@ -65,6 +65,28 @@ class DbObject:
         return (kind, self.schema or "public", "", self.name)
 
 
+RehearsalHandling = Literal["reverted", "skipped", "not isolated"]
+
+
+@dataclass(frozen=True)
+class ClusterWide:
+    """A statement whose effect reaches beyond its database (roles, settings, tablespaces, other
+    databases), and what a rehearsal on a scratch database of the same server does with it."""
+
+    what: str
+    handling: RehearsalHandling
+
+    @property
+    def explanation(self) -> str:
+        return {
+            "reverted": "runs in the rehearsal; roles, memberships and role/database settings "
+            "are put back as they were afterwards",
+            "skipped": "skipped in the rehearsal: it would act on the real server",
+            "not isolated": "runs in the rehearsal but also acts on databases and tablespaces "
+            "the roles own or are granted: the rehearsal cannot isolate it",
+        }[self.handling]
+
+
 @dataclass(frozen=True)
 class IndexTarget:
     """What a CREATE INDEX names: its table (schema as written, None: the search_path decides)
@@ -84,6 +106,7 @@ class Statement:
     why_not_transactional: str | None = None
     transaction_control: bool = False
     index: IndexTarget | None = None
+    cluster_wide: ClusterWide | None = None
 
     @property
     def summary(self) -> str:
@@ -182,6 +205,7 @@ def parse_file(file: SqlFile) -> ParsedFile:
                 why_not_transactional=why,
                 transaction_control=control,
                 index=_index_target(node),
+                cluster_wide=cluster_wide(node) if node is not None else None,
             )
         )
         if node is None:
@@ -293,6 +317,96 @@ def _locate_slowly(file: SqlFile) -> list[tuple[str, int]]:
         raw = file.text[start : start + length]
         out.append((raw.strip(), start + len(raw) - len(raw.lstrip())))
     return out
+
+
+@dataclass(frozen=True)
+class ClusterWideStatement:
+    file: str
+    line: int
+    scope: ClusterWide
+
+    @property
+    def display(self) -> str:
+        return f"{self.file}:{self.line}: {self.scope.what}: {self.scope.explanation}"
+
+
+def plan_cluster_wide(files: Iterable[ParsedFile]) -> list[ClusterWideStatement]:
+    """The statements of `files` that a rehearsal cannot simply run in its scratch database."""
+    return [
+        ClusterWideStatement(p.file.name, s.line, s.cluster_wide)
+        for p in files
+        for s in p.executable
+        if s.cluster_wide is not None
+    ]
+
+
+def without_cluster_wide(parsed: ParsedFile) -> ParsedFile:
+    """The file as a rehearsal runs it: statements it must skip are left out."""
+    kept = tuple(
+        s
+        for s in parsed.statements
+        if s.cluster_wide is None or s.cluster_wide.handling != "skipped"
+    )
+    return parsed if len(kept) == len(parsed.statements) else replace(parsed, statements=kept)
+
+
+_ROLE_STATEMENTS: dict[type, str] = {
+    ast.CreateRoleStmt: "CREATE ROLE",
+    ast.AlterRoleStmt: "ALTER ROLE",
+    ast.AlterRoleSetStmt: "ALTER ROLE ... SET",
+    ast.DropRoleStmt: "DROP ROLE",
+    ast.GrantRoleStmt: "GRANT/REVOKE role membership",
+}
+_SERVER_STATEMENTS: dict[type, str] = {
+    ast.AlterSystemStmt: "ALTER SYSTEM",
+    ast.CreatedbStmt: "CREATE DATABASE",
+    ast.DropdbStmt: "DROP DATABASE",
+    ast.AlterDatabaseStmt: "ALTER DATABASE",
+    ast.AlterDatabaseSetStmt: "ALTER DATABASE ... SET",
+    ast.AlterDatabaseRefreshCollStmt: "ALTER DATABASE ... REFRESH COLLATION VERSION",
+    ast.CreateTableSpaceStmt: "CREATE TABLESPACE",
+    ast.DropTableSpaceStmt: "DROP TABLESPACE",
+    ast.AlterTableSpaceOptionsStmt: "ALTER TABLESPACE",
+    ast.CreateSubscriptionStmt: "CREATE SUBSCRIPTION",
+    ast.AlterSubscriptionStmt: "ALTER SUBSCRIPTION",
+    ast.DropSubscriptionStmt: "DROP SUBSCRIPTION",
+}
+_SHARED_OBJECTS = {
+    enums.ObjectType.OBJECT_DATABASE: "DATABASE",
+    enums.ObjectType.OBJECT_TABLESPACE: "TABLESPACE",
+    enums.ObjectType.OBJECT_ROLE: "ROLE",
+}
+
+
+# Statements on a shared object, by the field that names the object's type.
+_ON_SHARED: dict[type, tuple[str, str]] = {
+    ast.AlterOwnerStmt: ("objectType", "ALTER ... OWNER"),
+    ast.GrantStmt: ("objtype", "GRANT/REVOKE"),
+    ast.CommentStmt: ("objtype", "COMMENT"),
+    ast.SecLabelStmt: ("objtype", "SECURITY LABEL"),
+}
+
+
+def cluster_wide(node: Any) -> ClusterWide | None:
+    """Whether a statement acts beyond its own database, and how a rehearsal handles it."""
+    if type(node) in _ROLE_STATEMENTS:
+        return ClusterWide(_ROLE_STATEMENTS[type(node)], "reverted")
+    if type(node) in _SERVER_STATEMENTS:
+        return ClusterWide(_SERVER_STATEMENTS[type(node)], "skipped")
+    if isinstance(node, ast.RenameStmt) and node.renameType in _SHARED_OBJECTS:
+        shared = _SHARED_OBJECTS[node.renameType]
+        return ClusterWide(
+            f"ALTER {shared} ... RENAME", "reverted" if shared == "ROLE" else "skipped"
+        )
+    if type(node) in _ON_SHARED:
+        field_name, verb = _ON_SHARED[type(node)]
+        on = _SHARED_OBJECTS.get(getattr(node, field_name))
+        return ClusterWide(f"{verb} ON {on}", "skipped") if on else None
+    if isinstance(node, ast.ReassignOwnedStmt):
+        return ClusterWide("REASSIGN OWNED", "not isolated")
+    if isinstance(node, ast.DropOwnedStmt):
+        return ClusterWide("DROP OWNED", "not isolated")
+    return None
 
 
 def plan_expected_objects(files: Iterable[ParsedFile]) -> list[DbObject]:

@@ -111,6 +111,9 @@ _FRAGMENTS = [
     "values (1), (2)",
     "with x as (select 1) insert into public.t select 1, 'w' from x",
     "comment on table public.t is 'naïve -- not a comment; /* nor this */'",
+    "select 2 -- a trailing comment ending in a no-break space\u00a0\n",
+    "create function public.g() returns int language sql begin atomic select 1; select 2; end",
+    "(select 3)",
 ]
 _GAPS = [
     ";\n",

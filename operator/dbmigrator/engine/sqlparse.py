@@ -283,7 +283,7 @@ def _skip_gap(text: str, pos: int) -> int:
     size = len(text)
     while pos < size:
         char = text[pos]
-        if char in _WHITESPACE:
+        if char in _WHITESPACE or char.isspace():  # the parser's split strips Unicode spaces too
             pos += 1
         elif text.startswith("--", pos):
             end = text.find("\n", pos)

@@ -498,7 +498,10 @@ class Engine:
         delay = self.options.retry_delay * 2**attempt
         reason = f"ERROR {failure.sqlstate}: {failure.message}"
         self.progress.retrying(m, attempt + 1, reason, delay)
-        time.sleep(delay)
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:  # in steps: a signal stops the wait
+            interrupt.check(f"while waiting to retry {m.label}")
+            time.sleep(min(left, 0.2))
         return True
 
     def _indexes_before(

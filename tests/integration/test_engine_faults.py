@@ -259,3 +259,20 @@ def test_killed_rehearsal_scratch_is_dropped_by_the_next_one(dsn: str, tmp_path:
 def _scratch_running_sleep(dsn: str) -> list[object]:
     return query(dsn, "select pid from pg_stat_activity where datname like '%%_rehearsal_%%' "
                       "and query like '%%pg_sleep(60)%%'")  # fmt: skip
+
+
+def test_history_table_of_an_older_version_gains_the_note_column(dsn: str, tmp_path: Path) -> None:
+    query(dsn, "create schema supabase_migrations; "
+               "create table supabase_migrations.schema_migrations (version text primary key, "
+               "statements text[], name text); "
+               "create table supabase_migrations.dbmigrator_history (id bigint generated always "
+               "as identity primary key, version text not null, name text, checksum text, "
+               "operation text not null, success boolean not null, started_at timestamptz not "
+               "null, finished_at timestamptz not null default clock_timestamp(), duration_ms "
+               "double precision, executed_by text not null default current_user, runner text, "
+               "error text)")  # fmt: skip
+    d = write_set(tmp_path / "m", {"001_nothing.sql": "-- later\n"})
+    assert run_cli("up", "--dir", str(d), dsn=dsn).returncode == 0
+    assert query(dsn, "select note from supabase_migrations.dbmigrator_history") == [
+        ("empty: the file has no statements, nothing ran",)
+    ]

@@ -180,7 +180,11 @@ def role_names(dsn: str) -> Iterator[tuple[str, str]]:
     """Two role names of this test only (roles are server-wide); the second exists already."""
     token = secrets.token_hex(3)
     new, old = f"app_new_{token}", f"app_old_{token}"
-    query(dsn, f'create role "{old}" nologin')
+    query(
+        dsn,
+        f'create role "{old}" nologin; alter role "{old}" set search_path = x, "Y z"; '
+        f"alter role \"{old}\" set work_mem = '3MB'",
+    )
     yield new, old
     for role in (new, old):
         if role in _roles(dsn):

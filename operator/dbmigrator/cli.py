@@ -27,7 +27,7 @@ from dbmigrator.console import (
     show_result,
     show_status,
 )
-from dbmigrator.engine import tracking
+from dbmigrator.engine import interrupt, tracking
 from dbmigrator.engine.backup import (
     resolve_backup_path,
     restore_backup,
@@ -167,14 +167,14 @@ def _guard(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(**kwargs: Any) -> None:
             ctx = _context(kwargs)
+            interrupt.handle_signals()  # SIGTERM/SIGINT: cancel the statement, report, exit
             try:
                 body(ctx, **kwargs)
             except EngineError as exc:
                 _fail(ctx, command, exc)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # a signal while no statement could be cancelled
                 ctx.progress.close()
-                ctx.console.print("[red]interrupted[/]: the file being applied was rolled back")
-                sys.exit(130)
+                _fail(ctx, command, interrupt.interrupted_error(f"during {command}"))
 
         wrapper.__name__ = body.__name__
         wrapper.__doc__ = body.__doc__
@@ -199,6 +199,8 @@ def main() -> None:
 @_guard("plan")
 def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
     """Show what `up` would run, in which order and how; change nothing."""
+    from dbmigrator.engine.sqlparse import plan_cluster_wide
+
     engine = ctx.engine()
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
     if ctx.output == "json":
@@ -209,8 +211,11 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
                 {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
                  "statements": len(engine.parsed(m.up).executable),
                  "transactional": engine.parsed(m.up).transactional,
+                 "empty": engine.parsed(m.up).empty,
                  "nonTransactional": [{"line": s.line, "reason": s.why_not_transactional}
                                       for s in engine.parsed(m.up).non_transactional],
+                 "clusterWide": [{"line": c.line, "what": c.scope.what, "rehearsal": c.scope.handling}
+                                 for c in plan_cluster_wide([engine.parsed(m.up)])],
                  "down": m.down.name if m.down else None}
                 for m in ph.migrations]} for ph in up_plan.phases],
         }))  # fmt: skip

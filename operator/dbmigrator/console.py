@@ -128,6 +128,10 @@ def show_plan(console: Console, plan: UpPlan, parsed: dict[str, ParsedFile]) -> 
         for s in parsed[m.up.name].non_transactional:
             console.print(f"[yellow]note:[/] {m.up.name}:{s.line}: {s.why_not_transactional} cannot run in a "
                           "transaction; this file runs statement by statement", highlight=False)  # fmt: skip
+    from dbmigrator.engine.sqlparse import plan_cluster_wide
+
+    for c in plan_cluster_wide(parsed[m.up.name] for m in plan.migrations):
+        console.print(f"[yellow]note:[/] {c.display}", highlight=False)
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
 
@@ -164,7 +168,7 @@ def show_status(console: Console, report: StatusReport, history: list[dict[str, 
             mark = OK if h["success"] else FAIL
             when = h["finished_at"].strftime("%Y-%m-%d %H:%M:%S") if h["finished_at"] else ""
             console.print(f"  {mark} {when} {h['operation']:<6} {h['version']} {h['name'] or ''} "
-                          f"by {h['executed_by']}", highlight=False)  # fmt: skip
+                          f"by {h['executed_by']} {h.get('note') or ''}", highlight=False)  # fmt: skip
 
 
 def show_result(console: Console, result: RunResult) -> None:

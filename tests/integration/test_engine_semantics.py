@@ -145,7 +145,8 @@ def test_lock_timeout_gives_up_after_bounded_retries(dsn: str, tmp_path: Path) -
     error = json.loads(out.stdout)["error"]
     assert error["sqlstate"] == "55P03" and "after 1 retry" in error["message"]
     assert query(
-        dsn, "select count(*) from information_schema.columns where column_name = 'note'"
+        dsn,
+        "select count(*) from information_schema.columns where table_name = 'busy' and column_name = 'note'",
     ) == [(0,)]
 
 

@@ -95,6 +95,14 @@ class DatabaseUnavailable(EngineError):
 
 
 @dataclass
+class RunInterrupted(EngineError):
+    """A signal (SIGTERM, SIGINT) stopped the run; exit code 128 + the signal's number."""
+
+    kind: ErrorKind = "interrupted"
+    exit_code: int = 143
+
+
+@dataclass
 class BackupError(EngineError):
     """pg_dump/pg_restore failed or produced an unreadable archive."""
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from dbmigrator.engine import interrupt
 from dbmigrator.engine.errors import LockTimeout
 
 # Two-key advisory lock, visible in pg_locks as classid/objid: "dbmi" / "grat".
@@ -27,7 +28,9 @@ def holder(conn: psycopg.Connection[Any]) -> str:
             "SELECT a.pid, a.application_name, a.usename, a.client_addr::text, "
             "to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
             "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted",
+            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted "
+            # Advisory locks are per database: a runner of another database is not our holder.
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [LOCK_CLASS, LOCK_OBJECT],
         )
         row = cur.fetchone()
@@ -51,6 +54,7 @@ def migration_lock(
             row = cur.fetchone()
         if row and row[0]:
             break
+        interrupt.check("while waiting for the migration lock")
         if time.monotonic() >= deadline:
             raise LockTimeout(
                 f"another migration runner holds the lock on this database: {holder(conn)}; "

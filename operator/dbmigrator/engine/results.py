@@ -18,7 +18,9 @@ from pydantic.alias_generators import to_camel
 RESULT_VERSION = 1
 TERMINATION_MESSAGE_LIMIT = 4096
 
-ErrorKind = Literal["input", "migration", "validation", "database", "lock", "drift", "backup"]
+ErrorKind = Literal[
+    "input", "migration", "validation", "database", "lock", "drift", "backup", "interrupted"
+]
 Command = Literal[
     "plan",
     "up",
@@ -43,6 +45,8 @@ class AppliedMigration(_Wire):
     checksum: str = ""
     duration_ms: float = 0.0
     applied_at: str = ""
+    empty: bool | None = None
+    """True when the file had no statements (empty or only comments): recorded, nothing ran."""
 
 
 class RevertedMigration(_Wire):
@@ -118,6 +122,8 @@ class RunResult(_Wire):
     performance: list[QueryTiming] = Field(default_factory=list)
     backup: BackupInfo | None = None
     error: ErrorInfo | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """What the run could not do as asked, e.g. what a rehearsal could not isolate."""
     duration_ms: float = 0.0
     truncated: bool = False
 
@@ -137,6 +143,7 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
     # Drop per-item detail first, then whole lists, keeping the counts and the error.
     shrinkers: list[Callable[[dict[str, Any]], None]] = [
         lambda d: _trim_list(d.get("validation", {}), "failures", 5),
+        lambda d: _trim_list(d, "warnings", 5),
         lambda d: _trim_list(d, "performance", 5),
         lambda d: _trim_list(d, "applied", 20),
         lambda d: _strip_keys(d.get("applied", []), ("checksum", "appliedAt")),
@@ -144,6 +151,7 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
         lambda d: _trim_list(d, "applied", 0),
         lambda d: _trim_list(d, "reverted", 0),
         lambda d: _trim_list(d, "performance", 0),
+        lambda d: _trim_list(d, "warnings", 0),
         lambda d: _trim_list(d.get("validation", {}), "failures", 0),
         lambda d: _shorten(d.get("error", {}), "message", 1000),
         lambda d: _shorten(d.get("error", {}), "hint", 200),

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 
-from dbmigrator.engine import tracking
+from dbmigrator.engine import interrupt, tracking
 from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.database import (
     Dsn,
@@ -33,6 +34,7 @@ from dbmigrator.engine.errors import (
     EngineError,
     InputError,
     MigrationError,
+    RunInterrupted,
     ValidationFailed,
 )
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
@@ -51,13 +53,45 @@ from dbmigrator.engine.planning import (
 )
 from dbmigrator.engine.progress import Progress, Silent
 from dbmigrator.engine.results import AppliedMigration, RevertedMigration, RunResult
-from dbmigrator.engine.sqlparse import ParsedFile, Statement, parse_file, plan_expected_objects
+from dbmigrator.engine.sqlparse import (
+    ParsedFile,
+    Statement,
+    parse_file,
+    plan_empty_warnings,
+    plan_expected_objects,
+    without_cluster_wide,
+)
 from dbmigrator.engine.validation import (
     ValidationInput,
     ValidationReport,
     measure_baselines,
     validate,
 )
+
+EMPTY_NOTE = "empty: the file has no statements, nothing ran"
+
+
+# How often a backend checks, while a statement runs, that our side of the connection is still
+# there (PostgreSQL 14+): a runner killed with SIGKILL leaves no statement running for long.
+CLIENT_CHECK_INTERVAL = "2s"
+
+
+def _watch_client(target: psycopg.Connection[Any] | psycopg.Cursor[Any]) -> None:
+    """Set client_connection_check_interval for this session (a no-op before PostgreSQL 14)."""
+    target.execute(
+        "SELECT set_config(name, %s, false) FROM pg_settings "
+        "WHERE name = 'client_connection_check_interval'",
+        [CLIENT_CHECK_INTERVAL],
+    )
+
+
+@dataclass(frozen=True)
+class _IndexSnapshot:
+    """The table a CREATE INDEX CONCURRENTLY builds on, and its indexes before the build."""
+
+    table_oid: int
+    indexes: frozenset[int]
+    name: str | None
 
 
 @dataclass
@@ -82,8 +116,13 @@ class Engine:
         checks: ChecksConfig | None = None,
         options: RunOptions | None = None,
         progress: Progress | None = None,
+        *,
+        rehearsal: bool = False,
     ) -> None:
         self.dsn = dsn
+        self.rehearsal = rehearsal
+        """In a rehearsal's scratch database: statements that would act on the real server
+        (ALTER SYSTEM, tablespaces, other databases) are skipped."""
         self.migrations = migrations
         self.checks = checks or ChecksConfig()
         self.options = options or RunOptions()
@@ -100,7 +139,8 @@ class Engine:
 
     def parsed(self, file: SqlFile) -> ParsedFile:
         if file.name not in self._parsed:
-            self._parsed[file.name] = parse_file(file)
+            parsed = parse_file(file)
+            self._parsed[file.name] = without_cluster_wide(parsed) if self.rehearsal else parsed
         return self._parsed[file.name]
 
     # ---- read-only -------------------------------------------------------------------------
@@ -116,13 +156,20 @@ class Engine:
 
     def plan(self, target: str | None = None, phases: Sequence[Phase] = ()) -> UpPlan:
         self.parse_all()
-        return plan_up(
+        return self.plan_for(self.read_applied(), target, phases)
+
+    def plan_for(
+        self, applied: dict[str, AppliedRow], target: str | None, phases: Sequence[Phase]
+    ) -> UpPlan:
+        plan = plan_up(
             self.migrations,
-            self.read_applied(),
+            applied,
             target,
             phases,
             allow_out_of_order=self.options.allow_out_of_order,
         )
+        empty = plan_empty_warnings(self.parsed(m.up) for m in plan.migrations)
+        return replace(plan, warnings=(*plan.warnings, *empty)) if empty else plan
 
     def plan_down(self, target: str) -> DownPlan:
         self.parse_all()
@@ -136,18 +183,14 @@ class Engine:
             plan_up(self.migrations, {}, target, phases, allow_out_of_order=True)  # bad input first
             with (
                 connect(self.dsn, "up") as conn,
+                interrupt.watching(conn),
                 migration_lock(conn, self.options.lock_wait, self.progress.info),
             ):
+                _watch_client(conn)
                 tracking.ensure_tables(conn)
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
-                plan = plan_up(
-                    self.migrations,
-                    applied,
-                    target,
-                    phases,
-                    allow_out_of_order=self.options.allow_out_of_order,
-                )
+                plan = self.plan_for(applied, target, phases)
                 for warning in plan.warnings:
                     self.progress.warning(warning)
                 todo = plan.migrations
@@ -165,6 +208,7 @@ class Engine:
                         continue
                     self.progress.phase(phase.name, len(phase.migrations))
                     for m in phase.migrations:
+                        interrupt.check(f"before {m.up.name}")
                         run.applied.append(self._apply_up(conn, m))
                         applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
                         if self.options.validate:
@@ -184,6 +228,7 @@ class Engine:
         final: bool,
     ) -> None:
         report = validate(conn, self._validation_input(applied, baselines, final))
+        interrupt.check(f"while validating after {m.up.name}")  # a cancelled probe is no verdict
         run.report = report
         self.progress.validation(m, report.headline(), report.passed)
         if report.passed:
@@ -206,8 +251,10 @@ class Engine:
             self.migrations.resolve(target, allow_zero=True, what="down target")
             with (
                 connect(self.dsn, "down") as conn,
+                interrupt.watching(conn),
                 migration_lock(conn, self.options.lock_wait, self.progress.info),
             ):
+                _watch_client(conn)
                 tracking.ensure_tables(conn)
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
@@ -219,6 +266,7 @@ class Engine:
                 else:
                     self.progress.phase(f"down to {target}", len(plan.migrations))
                 for m in plan.migrations:
+                    interrupt.check(f"before {m.down.name if m.down else m.up.name}")
                     run.reverted.append(self._apply_down(conn, m))
                     del applied[m.version]
                 if self.options.validate:
@@ -310,6 +358,7 @@ class Engine:
             checksum=m.checksum,
             duration_ms=round(duration, 2),
             applied_at=started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            empty=True if parsed.empty else None,
         )
 
     def _apply_down(self, conn: psycopg.Connection[Any], m: Migration) -> RevertedMigration:
@@ -327,10 +376,16 @@ class Engine:
         self.progress.migration_started(m, len(statements), parsed.transactional)
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
-        if parsed.transactional:
-            self._run_in_transaction(conn, m, parsed, statements, direction, started_at, t0)
-        else:
-            self._run_statement_by_statement(conn, m, parsed, statements, direction, started_at, t0)
+        try:
+            if parsed.transactional:
+                self._run_in_transaction(conn, m, parsed, statements, direction, started_at, t0)
+            else:
+                self._run_statement_by_statement(
+                    conn, m, parsed, statements, direction, started_at, t0
+                )
+        except RunInterrupted as exc:
+            self._record_failure(conn, m, direction, started_at, t0, exc.message)
+            raise
         duration = (time.perf_counter() - t0) * 1000
         self.progress.migration_finished(m, duration, direction)
         return duration
@@ -341,6 +396,7 @@ class Engine:
             "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
             [self.options.lock_timeout, local, self.options.statement_timeout, local],
         )
+        _watch_client(cur)
 
     def _track(
         self, cur: psycopg.Cursor[Any], m: Migration, parsed: ParsedFile, direction: str,
@@ -353,7 +409,7 @@ class Engine:
         tracking.record_history(
             cur, version=m.version, name=m.name, checksum=m.checksum, operation=direction,
             success=True, started_at=started_at, duration_ms=(time.perf_counter() - t0) * 1000,
-            runner=application_name(direction),
+            runner=application_name(direction), note=EMPTY_NOTE if parsed.empty else None,
         )  # fmt: skip
 
     def _run_in_transaction(
@@ -367,12 +423,16 @@ class Engine:
                 with conn.transaction(), conn.cursor() as cur:
                     self._settings(cur, local=True)
                     for index, statement in enumerate(statements, start=1):
+                        interrupt.check(f"at {parsed.file.name}:{statement.line}; rolled back")
                         self.progress.statement(m, index, len(statements), statement)
                         cur.execute(statement.text.encode())
                     index = 0
                     self._track(cur, m, parsed, direction, started_at, t0)
                 return
             except psycopg.Error as exc:
+                if interrupt.received():
+                    outcome = "the file was rolled back"
+                    raise self._interrupted(parsed, statements, index, outcome) from None
                 failure = describe_error(exc)
                 if self._wait_to_retry(m, attempt, failure):
                     attempt += 1
@@ -394,18 +454,29 @@ class Engine:
         done = 0
         for index, statement in enumerate(statements, start=1):
             attempt = 0
+            indexes_before = self._indexes_before(conn, statement)
             while True:
                 try:
+                    interrupt.check(f"at {parsed.file.name}:{statement.line}")
                     self.progress.statement(m, index, len(statements), statement)
                     with conn.cursor() as cur:
                         cur.execute(statement.text.encode())
                     break
                 except psycopg.Error as exc:
+                    if interrupt.received():
+                        self._drop_new_invalid_indexes(conn, indexes_before)
+                        raise self._interrupted(
+                            parsed, statements, index,
+                            f"file runs outside a transaction: {done} earlier statement(s) stay "
+                            "committed",
+                        ) from None  # fmt: skip
                     failure = describe_error(exc)
+                    # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index, also before a
+                    # retry (which IF NOT EXISTS would otherwise turn into a silent success).
+                    self._drop_new_invalid_indexes(conn, indexes_before)
                     if self._wait_to_retry(m, attempt, failure):
                         attempt += 1
                         continue
-                    self._drop_invalid_indexes(conn, statement, parsed)
                     self._record_failure(conn, m, direction, started_at, t0, failure.message)
                     error = self._statement_error(parsed, statements, index, exc, attempt)
                     error.message += (
@@ -418,6 +489,7 @@ class Engine:
             self._track(cur, m, parsed, direction, started_at, t0)
         with conn.cursor() as cur:
             cur.execute("RESET ALL")
+            _watch_client(cur)
 
     def _wait_to_retry(self, m: Migration, attempt: int, failure: StatementFailure) -> bool:
         """Sleep before the next attempt when the failure is worth one and attempts remain."""
@@ -426,26 +498,47 @@ class Engine:
         delay = self.options.retry_delay * 2**attempt
         reason = f"ERROR {failure.sqlstate}: {failure.message}"
         self.progress.retrying(m, attempt + 1, reason, delay)
-        time.sleep(delay)
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:  # in steps: a signal stops the wait
+            interrupt.check(f"while waiting to retry {m.label}")
+            time.sleep(min(left, 0.2))
         return True
 
-    def _drop_invalid_indexes(
-        self, conn: psycopg.Connection[Any], statement: Statement, parsed: ParsedFile
+    def _indexes_before(
+        self, conn: psycopg.Connection[Any], statement: Statement
+    ) -> _IndexSnapshot | None:
+        """For CREATE INDEX CONCURRENTLY: its table, resolved as PostgreSQL will (schema as
+        written, else the search_path of this moment), and the indexes it has already."""
+        target = statement.index
+        if statement.why_not_transactional != "CREATE INDEX CONCURRENTLY" or target is None:
+            return None
+        parts = [p for p in (target.table_schema, target.table) if p is not None]
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT c.oid, array(SELECT indexrelid FROM pg_index WHERE indrelid = c.oid) "
+                "FROM pg_class c WHERE c.oid = to_regclass(%s)",
+                [sql.Identifier(*parts).as_string(conn)],
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None  # no such table: the statement fails before building anything
+        return _IndexSnapshot(int(row[0]), frozenset(int(i) for i in row[1]), target.name)
+
+    def _drop_new_invalid_indexes(
+        self, conn: psycopg.Connection[Any], before: _IndexSnapshot | None
     ) -> None:
-        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: remove it."""
-        if statement.why_not_transactional != "CREATE INDEX CONCURRENTLY":
+        """Drop the INVALID index the failed statement left on its table: only one that was not
+        there before, and only with the statement's name when it gave one."""
+        if before is None:
             return
-        names = [
-            obj.name
-            for action, obj, _ in parsed.changes
-            if action == "create" and obj.kind == "index"
-        ]
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE NOT i.indisvalid AND c.relname = ANY(%s)",
-                [names],
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE i.indrelid = %s AND NOT i.indisvalid AND NOT i.indexrelid = ANY(%s) "
+                "AND (%s::text IS NULL OR c.relname = %s)",
+                [before.table_oid, list(before.indexes), before.name, before.name],
             )
             for (qualified,) in cur.fetchall():
                 cur.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}".encode())
@@ -465,6 +558,14 @@ class Engine:
                 )  # fmt: skip
         except psycopg.Error:
             pass  # the history row is a courtesy; the error itself is what matters
+
+    def _interrupted(
+        self, parsed: ParsedFile, statements: list[Statement], index: int, outcome: str
+    ) -> RunInterrupted:
+        line = statements[index - 1].line if 0 < index <= len(statements) else None
+        error = interrupt.interrupted_error(f"while running {parsed.file.name}: {outcome}")
+        error.file, error.line = parsed.file.name, line
+        return error
 
     def _statement_error(
         self, parsed: ParsedFile, statements: list[Statement], index: int, exc: psycopg.Error,

@@ -7,8 +7,9 @@ they exist. Syntax errors are reported with file and line before anything runs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pglast import ast, enums, parser
@@ -64,6 +65,38 @@ class DbObject:
         return (kind, self.schema or "public", "", self.name)
 
 
+RehearsalHandling = Literal["reverted", "skipped", "not isolated"]
+
+
+@dataclass(frozen=True)
+class ClusterWide:
+    """A statement whose effect reaches beyond its database (roles, settings, tablespaces, other
+    databases), and what a rehearsal on a scratch database of the same server does with it."""
+
+    what: str
+    handling: RehearsalHandling
+
+    @property
+    def explanation(self) -> str:
+        return {
+            "reverted": "runs in the rehearsal; roles, memberships and role/database settings "
+            "are put back as they were afterwards",
+            "skipped": "skipped in the rehearsal: it would act on the real server",
+            "not isolated": "runs in the rehearsal but also acts on databases and tablespaces "
+            "the roles own or are granted: the rehearsal cannot isolate it",
+        }[self.handling]
+
+
+@dataclass(frozen=True)
+class IndexTarget:
+    """What a CREATE INDEX names: its table (schema as written, None: the search_path decides)
+    and its name (None: PostgreSQL picks one)."""
+
+    table_schema: str | None
+    table: str
+    name: str | None
+
+
 @dataclass(frozen=True)
 class Statement:
     text: str
@@ -72,6 +105,8 @@ class Statement:
     transactional: bool = True
     why_not_transactional: str | None = None
     transaction_control: bool = False
+    index: IndexTarget | None = None
+    cluster_wide: ClusterWide | None = None
 
     @property
     def summary(self) -> str:
@@ -106,57 +141,272 @@ class ParsedFile:
         """Statements to run: explicit BEGIN/COMMIT are dropped, the engine owns transactions."""
         return [s for s in self.statements if not s.transaction_control]
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to run: the file is empty, only comments, or only BEGIN/COMMIT."""
+        return not any(not s.transaction_control for s in self.statements)
+
+
+def plan_empty_warnings(files: Iterable[ParsedFile]) -> list[str]:
+    """A warning per file that would be recorded as applied without running anything."""
+    return [
+        f"{p.file.name} has no statements (empty or only comments): it would be recorded as "
+        "applied without running anything"
+        for p in files
+        if p.empty
+    ]
+
 
 def line_of(text: str, offset: int) -> int:
-    """1-based line number of a character offset."""
+    """1-based line number of a character offset (one lookup; parse_file counts incrementally)."""
     return text.count("\n", 0, max(0, offset)) + 1
 
 
 def parse_file(file: SqlFile) -> ParsedFile:
-    """Parse one file; raises SqlSyntaxError with the file and line of the first error."""
+    """Parse one file; raises SqlSyntaxError with the file and line of the first error.
+
+    Linear in the size of the file. pglast's `parse_sql` maps every node location from UTF-8
+    bytes to characters by walking a list of all multi-byte characters before it, which is
+    quadratic for a big file with non-ASCII text (a 10 MB file took minutes). So the file is
+    split with the parser (no location mapping), each statement is found in the text by
+    skipping only blanks, semicolons and comments from the end of the previous one, line numbers
+    are counted on from the previous statement, and only statements whose tree matters (not
+    plain INSERT/UPDATE/DELETE/SELECT/MERGE) are parsed into a tree, one by one.
+    """
     try:
-        raw = parser.parse_sql(file.text)
+        texts = parser.split(file.text, with_parser=True)
     except parser.ParseError as exc:
-        message = str(exc.args[0]) if exc.args else str(exc)
-        offset = int(exc.args[1]) if len(exc.args) > 1 else 0
-        raise SqlSyntaxError(
-            f"syntax error: {message}",
-            file=file.name,
-            line=line_of(file.text, offset),
-            hint=_syntax_hint(file.text, offset),
-        ) from None
+        raise _syntax_error(file, exc) from None
+    located = _locate(file.text, texts)
+    if located is None:  # cannot happen for parser output; stay exact if it ever does
+        located = _locate_slowly(file)
     statements: list[Statement] = []
     changes: list[Change] = []
-    for item in raw:
-        node: Any = item.stmt
-        start = item.stmt_location or 0
-        length = item.stmt_len or (len(file.text) - start)
-        text = file.text[start : start + length].strip()
-        why = _why_not_transactional(node)
+    line, previous = 1, 0
+    for text, start in located:
+        line += file.text.count("\n", previous, start)
+        previous = start
+        node = _tree(file, text, line)
+        why = _why_not_transactional(node) if node is not None else None
         control = isinstance(node, ast.TransactionStmt)
         if control and node.kind not in _ALLOWED_TXN:
             raise SqlSyntaxError(
                 f"{_txn_name(node)} is not allowed in a migration file: the engine runs each "
                 "file in one transaction of its own",
                 file=file.name,
-                line=line_of(file.text, start),
+                line=line,
             )
         statements.append(
             Statement(
                 text=text,
-                line=line_of(file.text, start),
-                kind=type(node).__name__,
+                line=line,
+                kind=type(node).__name__ if node is not None else _dml_kind(text),
                 transactional=why is None,
                 why_not_transactional=why,
                 transaction_control=control,
+                index=_index_target(node),
+                cluster_wide=cluster_wide(node) if node is not None else None,
             )
         )
+        if node is None:
+            continue
         changes.extend(("create", obj, None) for obj in _created(node))
         changes.extend(("drop", obj, None) for obj in _dropped(node))
         renamed = _renamed(node)
         if renamed:
             changes.append(("rename", renamed[0], renamed[1]))
     return ParsedFile(file, tuple(statements), tuple(changes))
+
+
+# Statements whose first word says they only read or write rows: nothing in their tree matters
+# to planning (they never create objects nor need to run outside a transaction).
+_DML_KINDS = {
+    "insert": "InsertStmt",
+    "update": "UpdateStmt",
+    "delete": "DeleteStmt",
+    "select": "SelectStmt",
+    "values": "SelectStmt",
+    "merge": "MergeStmt",
+}
+_FIRST_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _dml_kind(text: str) -> str:
+    return _DML_KINDS[_first_word(text)]
+
+
+def _first_word(text: str) -> str:
+    match = _FIRST_WORD.match(text)
+    return match.group(0).lower() if match else ""
+
+
+def _tree(file: SqlFile, text: str, line: int) -> Any:
+    """The statement's parse tree, or None for row-level DML (no tree needed)."""
+    if _first_word(text) in _DML_KINDS:
+        return None
+    try:
+        (raw,) = parser.parse_sql(text)
+    except parser.ParseError as exc:  # split accepted it, so this is not expected
+        raise _syntax_error(SqlFile(file.name, text), exc, first_line=line) from None
+    return raw.stmt
+
+
+def _syntax_error(file: SqlFile, exc: parser.ParseError, first_line: int = 1) -> SqlSyntaxError:
+    message = str(exc.args[0]) if exc.args else str(exc)
+    offset = int(exc.args[1]) if len(exc.args) > 1 and exc.args[1] is not None else 0
+    return SqlSyntaxError(
+        f"syntax error: {message}",
+        file=file.name,
+        line=first_line - 1 + line_of(file.text, offset),
+        hint=_syntax_hint(file.text, offset),
+    )
+
+
+_WHITESPACE = frozenset(" \t\n\r\f\v;")
+
+
+def _locate(text: str, statements: Sequence[str]) -> list[tuple[str, int]] | None:
+    """Each statement with its character offset, found by skipping what may lie between two
+    statements (blanks, semicolons, comments); None if a statement is not where expected."""
+    out: list[tuple[str, int]] = []
+    pos = 0
+    for statement in statements:
+        pos = _skip_gap(text, pos)
+        if not text.startswith(statement, pos):
+            return None
+        out.append((statement, pos))
+        pos += len(statement)
+    return out
+
+
+def _skip_gap(text: str, pos: int) -> int:
+    size = len(text)
+    while pos < size:
+        char = text[pos]
+        if char in _WHITESPACE or char.isspace():  # the parser's split strips Unicode spaces too
+            pos += 1
+        elif text.startswith("--", pos):
+            end = text.find("\n", pos)
+            pos = size if end < 0 else end + 1
+        elif text.startswith("/*", pos):
+            pos = _skip_block_comment(text, pos)
+        else:
+            break
+    return pos
+
+
+def _skip_block_comment(text: str, pos: int) -> int:
+    """PostgreSQL block comments nest."""
+    depth, pos = 1, pos + 2
+    while depth and pos < len(text):
+        if text.startswith("/*", pos):
+            depth, pos = depth + 1, pos + 2
+        elif text.startswith("*/", pos):
+            depth, pos = depth - 1, pos + 2
+        else:
+            pos += 1
+    return pos
+
+
+def _locate_slowly(file: SqlFile) -> list[tuple[str, int]]:
+    """pglast's own character offsets (quadratic with non-ASCII text, but exact)."""
+    out = []
+    for item in parser.parse_sql(file.text):
+        start = item.stmt_location or 0
+        length = item.stmt_len or (len(file.text) - start)
+        raw = file.text[start : start + length]
+        out.append((raw.strip(), start + len(raw) - len(raw.lstrip())))
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterWideStatement:
+    file: str
+    line: int
+    scope: ClusterWide
+
+    @property
+    def display(self) -> str:
+        return f"{self.file}:{self.line}: {self.scope.what}: {self.scope.explanation}"
+
+
+def plan_cluster_wide(files: Iterable[ParsedFile]) -> list[ClusterWideStatement]:
+    """The statements of `files` that a rehearsal cannot simply run in its scratch database."""
+    return [
+        ClusterWideStatement(p.file.name, s.line, s.cluster_wide)
+        for p in files
+        for s in p.executable
+        if s.cluster_wide is not None
+    ]
+
+
+def without_cluster_wide(parsed: ParsedFile) -> ParsedFile:
+    """The file as a rehearsal runs it: statements it must skip are left out."""
+    kept = tuple(
+        s
+        for s in parsed.statements
+        if s.cluster_wide is None or s.cluster_wide.handling != "skipped"
+    )
+    return parsed if len(kept) == len(parsed.statements) else replace(parsed, statements=kept)
+
+
+_ROLE_STATEMENTS: dict[type, str] = {
+    ast.CreateRoleStmt: "CREATE ROLE",
+    ast.AlterRoleStmt: "ALTER ROLE",
+    ast.AlterRoleSetStmt: "ALTER ROLE ... SET",
+    ast.DropRoleStmt: "DROP ROLE",
+    ast.GrantRoleStmt: "GRANT/REVOKE role membership",
+}
+_SERVER_STATEMENTS: dict[type, str] = {
+    ast.AlterSystemStmt: "ALTER SYSTEM",
+    ast.CreatedbStmt: "CREATE DATABASE",
+    ast.DropdbStmt: "DROP DATABASE",
+    ast.AlterDatabaseStmt: "ALTER DATABASE",
+    ast.AlterDatabaseSetStmt: "ALTER DATABASE ... SET",
+    ast.AlterDatabaseRefreshCollStmt: "ALTER DATABASE ... REFRESH COLLATION VERSION",
+    ast.CreateTableSpaceStmt: "CREATE TABLESPACE",
+    ast.DropTableSpaceStmt: "DROP TABLESPACE",
+    ast.AlterTableSpaceOptionsStmt: "ALTER TABLESPACE",
+    ast.CreateSubscriptionStmt: "CREATE SUBSCRIPTION",
+    ast.AlterSubscriptionStmt: "ALTER SUBSCRIPTION",
+    ast.DropSubscriptionStmt: "DROP SUBSCRIPTION",
+}
+_SHARED_OBJECTS = {
+    enums.ObjectType.OBJECT_DATABASE: "DATABASE",
+    enums.ObjectType.OBJECT_TABLESPACE: "TABLESPACE",
+    enums.ObjectType.OBJECT_ROLE: "ROLE",
+}
+
+
+# Statements on a shared object, by the field that names the object's type.
+_ON_SHARED: dict[type, tuple[str, str]] = {
+    ast.AlterOwnerStmt: ("objectType", "ALTER ... OWNER"),
+    ast.GrantStmt: ("objtype", "GRANT/REVOKE"),
+    ast.CommentStmt: ("objtype", "COMMENT"),
+    ast.SecLabelStmt: ("objtype", "SECURITY LABEL"),
+}
+
+
+def cluster_wide(node: Any) -> ClusterWide | None:
+    """Whether a statement acts beyond its own database, and how a rehearsal handles it."""
+    if type(node) in _ROLE_STATEMENTS:
+        return ClusterWide(_ROLE_STATEMENTS[type(node)], "reverted")
+    if type(node) in _SERVER_STATEMENTS:
+        return ClusterWide(_SERVER_STATEMENTS[type(node)], "skipped")
+    if isinstance(node, ast.RenameStmt) and node.renameType in _SHARED_OBJECTS:
+        shared = _SHARED_OBJECTS[node.renameType]
+        return ClusterWide(
+            f"ALTER {shared} ... RENAME", "reverted" if shared == "ROLE" else "skipped"
+        )
+    if type(node) in _ON_SHARED:
+        field_name, verb = _ON_SHARED[type(node)]
+        on = _SHARED_OBJECTS.get(getattr(node, field_name))
+        return ClusterWide(f"{verb} ON {on}", "skipped") if on else None
+    if isinstance(node, ast.ReassignOwnedStmt):
+        return ClusterWide("REASSIGN OWNED", "not isolated")
+    if isinstance(node, ast.DropOwnedStmt):
+        return ClusterWide("DROP OWNED", "not isolated")
+    return None
 
 
 def plan_expected_objects(files: Iterable[ParsedFile]) -> list[DbObject]:
@@ -230,6 +480,13 @@ def _why_not_transactional(node: Any) -> str | None:
         if isinstance(node, node_type):
             return why
     return None
+
+
+def _index_target(node: Any) -> IndexTarget | None:
+    if not isinstance(node, ast.IndexStmt):
+        return None
+    rel: Any = node.relation
+    return IndexTarget(rel.schemaname, str(rel.relname), node.idxname)
 
 
 def _strings(items: Sequence[Any] | None) -> list[str]:

@@ -40,6 +40,7 @@ _ENSURE = [
         runner text,
         error text
     )""",
+    f"ALTER TABLE {HISTORY} ADD COLUMN IF NOT EXISTS note text",
     f"CREATE INDEX IF NOT EXISTS dbmigrator_history_version_idx ON {HISTORY} (version, id)",
 ]
 
@@ -47,7 +48,11 @@ _ENSURE = [
 def ensure_tables(conn: psycopg.Connection[Any]) -> None:
     """Create the tracking tables if missing (call with the migration lock held)."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT to_regclass('{HISTORY}') IS NOT NULL")
+        cur.execute(
+            "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attname = 'note' AND NOT attisdropped)",
+            [HISTORY],
+        )
         row = cur.fetchone()
         if row and row[0]:
             return
@@ -105,12 +110,14 @@ def record_history(
     duration_ms: float,
     runner: str,
     error: str | None = None,
+    note: str | None = None,
 ) -> None:
     cur.execute(
         f"INSERT INTO {HISTORY} (version, name, checksum, operation, success, started_at, "
-        "duration_ms, runner, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [version, name, checksum, operation, success, started_at, duration_ms, runner, error],
-    )
+        "duration_ms, runner, error, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [version, name, checksum, operation, success, started_at, duration_ms, runner, error,
+         note],
+    )  # fmt: skip
 
 
 def read_history(conn: psycopg.Connection[Any], limit: int = 20) -> list[dict[str, Any]]:
@@ -121,7 +128,7 @@ def read_history(conn: psycopg.Connection[Any], limit: int = 20) -> list[dict[st
             return []
         cur.execute(
             f"SELECT version, name, operation, success, finished_at, duration_ms, executed_by, "
-            f"runner, error FROM {HISTORY} ORDER BY id DESC LIMIT %s",
+            f"runner, error, note FROM {HISTORY} ORDER BY id DESC LIMIT %s",
             [limit],
         )
         columns = [d.name for d in cur.description or []]

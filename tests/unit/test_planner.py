@@ -224,7 +224,9 @@ class World:
                 return done(False, error=ErrorInfo(kind="backup", message="disk full"))
             file = f"/backups/shop/db-{len(self.backups)}-{self.db:03d}.dump"
             self.backups[file] = self.db
-            info = BackupInfo(file=file, size_bytes=1 << 20, sha256="f0" * 32, version=v(self.db) or "")
+            info = BackupInfo(
+                file=file, size_bytes=1 << 20, sha256="f0" * 32, version=v(self.db) or ""
+            )
             return done(True, backup=info)
         if command == "rehearse":
             if fault is not None:

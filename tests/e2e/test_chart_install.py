@@ -89,7 +89,7 @@ def setup(
     suffix = secrets.token_hex(3)
     shop_ns, other_ns = f"chart-shop-{suffix}", f"chart-other-{suffix}"
     tmp = tmp_path_factory.mktemp(f"chart-{mode.name}")
-    values = []  # the chart's defaults: all namespaces
+    values = ["allNamespaces=true"]  # the explicit opt-in
     if not mode.clusterwide:
         # Plus a ServiceMonitor, which is applied only where its CRD exists.
         values = [

@@ -54,6 +54,15 @@ def test_a_good_document_is_read() -> None:
     assert isinstance(read_job_result(render_compact(up), "migrate-2", "shop"), RunResult)
 
 
+def test_only_a_backup_step_reports_a_backup() -> None:
+    """A rehearsal reports its scratch dump (a temporary file): dropped, never a restore path."""
+    scratch = {**GOOD_BACKUP, "file": "/tmp/tmpab12/backup.dump"}  # noqa: S108 - a path in a document
+    result = read_job_result(doc(command="rehearse", backup=scratch), "rehearse", "shop")
+    assert isinstance(result, RunResult) and result.backup is None
+    rejected = read_job_result(doc(backup=scratch), "backup", "shop")
+    assert isinstance(rejected, RejectedResult) and "backup.file" in rejected.problem
+
+
 def test_text_that_is_no_document_is_no_result() -> None:
     assert read_job_result(None, "backup", "shop") is None
     assert read_job_result("Traceback (most recent call last): ...", "backup", "shop") is None

@@ -1,7 +1,8 @@
 """Reading a Job's result document without trusting it (pure).
 
 The result comes from a pod's termination message: text written by whatever ran in the pod.
-Before any of it reaches status, Events or a restore path, `read_job_result` checks its shape:
+Before any of it reaches status, Events or a restore path, `read_job_result` checks its shape
+(and drops the `backup` a step other than `backup` reports: nothing uses it):
 the command is the one the step ran, versions are digits, the backup file is a plain relative
 path under the resource's own backup directory (no `..`, no absolute path, no odd characters),
 the sha256 is 64 hex digits, names, messages and lists have bounded sizes, numbers are finite.
@@ -60,6 +61,10 @@ def read_job_result(
         result = parse_result(text)
     except ValueError:
         return None
+    if step_kind(step) != "backup" and result.backup is not None:
+        # Only a backup step's dump becomes status.backup and a restore path; the rehearsal
+        # reports its scratch dump (a temporary file): never used, so never kept.
+        result = result.model_copy(update={"backup": None})
     problem = check_result(result, step, resource)
     return RejectedResult(problem) if problem else result
 

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dbmigrator.api.models import (
     DatabaseMigrationStatus,
@@ -216,3 +218,28 @@ def test_the_pod_selector_names_only_these_jobs() -> None:
     jobs = [_job("b-uid"), _job("a-uid"), _job("a-uid")]
     assert build_pod_selector(jobs) == "batch.kubernetes.io/controller-uid in (a-uid,b-uid)"
     assert build_pod_selector([]) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    file=st.one_of(
+        st.text(max_size=80),
+        st.lists(st.sampled_from(["shop", "..", ".", "", "/", "a.dump", "crm", "/backups", "%2e"]),
+                 max_size=6).map("/".join),
+    ),
+    version=st.text(max_size=20),
+)  # fmt: skip
+def test_whatever_a_pod_writes_an_accepted_backup_stays_inside_its_directory(
+    file: str, version: str
+) -> None:
+    result = read_job_result(doc(backup={**GOOD_BACKUP, "file": file, "version": version}),
+                             "backup", "shop")  # fmt: skip
+    if not isinstance(result, RunResult):
+        return
+    assert result.backup is not None
+    relative = result.backup.file.removeprefix("/backups/")
+    parts = relative.split("/")
+    assert parts[0] == "shop" and len(parts) >= 2
+    assert not {"..", ".", ""} & set(parts) and not relative.startswith("/")
+    assert all(ch.isalnum() or ch in "._-/" for ch in relative) and relative.isascii()
+    assert version == "" or version.isdigit()

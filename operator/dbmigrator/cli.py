@@ -447,6 +447,27 @@ DEFAULT_IMAGE = f"ghcr.io/dbmigrator/dbmigration-operator:{__version__}"
     help='Default resources of the Jobs as JSON, e.g. {"limits": {"memory": "512Mi"}}.',
 )
 @click.option(
+    "--allowed-job-images",
+    envvar="DBMIGRATOR_ALLOWED_JOB_IMAGES",
+    default="",
+    help="Comma-separated images a resource may name in spec.job.image besides --job-image; "
+    "an entry ending in / : or @ is a prefix, any other must match exactly (default: none).",
+)
+@click.option(
+    "--allowed-source-images",
+    envvar="DBMIGRATOR_ALLOWED_SOURCE_IMAGES",
+    default="",
+    help="Comma-separated images allowed in spec.source.image.reference, same rules "
+    "(default: none: migrations come from ConfigMaps).",
+)
+@click.option(
+    "--allowed-job-service-accounts",
+    envvar="DBMIGRATOR_ALLOWED_JOB_SERVICE_ACCOUNTS",
+    default="",
+    help="Comma-separated ServiceAccounts a resource may name in spec.job.serviceAccountName "
+    "besides --job-service-account (default: none).",
+)
+@click.option(
     "--metrics-port",
     envvar="DBMIGRATOR_METRICS_PORT",
     type=int,
@@ -498,6 +519,9 @@ def operator(
     job_image_pull_policy: str | None,
     job_service_account: str,
     job_resources: str,
+    allowed_job_images: str,
+    allowed_source_images: str,
+    allowed_job_service_accounts: str,
     metrics_port: int,
     liveness_port: int,
     peering: str | None,
@@ -517,6 +541,7 @@ def operator(
 
     from dbmigrator.controller import handlers, kube
     from dbmigrator.controller.jobs import JobDefaults, parse_job_resources
+    from dbmigrator.controller.observed import JobPolicy
 
     try:
         resources = parse_job_resources(job_resources)
@@ -537,6 +562,13 @@ def operator(
             default_image=job_image,
             metrics_port=metrics_port,
             job_defaults=JobDefaults(job_image_pull_policy, job_service_account, resources),  # type: ignore[arg-type]
+            policy=JobPolicy(
+                default_image=job_image,
+                allowed_job_images=_names(allowed_job_images),
+                allowed_source_images=_names(allowed_source_images),
+                default_service_account=job_service_account,
+                allowed_service_accounts=_names(allowed_job_service_accounts),
+            ),
         )
     )
     kopf.run(
@@ -547,6 +579,11 @@ def operator(
         priority=priority if priority is not None else secrets.randbelow(1_000_000) + 1,
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
     )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """`a, b,,c` -> ("a", "b", "c")."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def run() -> None:

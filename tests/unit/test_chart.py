@@ -42,6 +42,14 @@ NON_DEFAULT: dict[str, Any] = {
         "serviceAccountName": "migrator",
         "resources": {"limits": {"memory": "1Gi"}},
     },
+    "jobPolicy": {
+        "allowedJobImages": ["registry.example.com/dbm/", "quay.io/x/y:1.0"],
+        "allowedSourceImages": ["registry.example.com/migrations/"],
+        "allowedServiceAccounts": ["vault-migrator"],
+    },
+    "networkPolicy": {
+        "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+    },
     "priorityClassName": "platform",
     "podAnnotations": {"example.com/team": "data"},
     "logLevel": "debug",
@@ -217,18 +225,27 @@ def test_every_rendered_object_is_valid(render: Render, values: Obj | None) -> N
             raise AssertionError(f"{obj['kind']}/{obj['metadata']['name']}: {exc}") from exc
 
 
+CLUSTER_SCOPED = (
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ClusterKopfPeering",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+)
+
+
 @pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["default", "non-default"])
 def test_objects_carry_recommended_labels_and_namespaces(
     render: Render, values: Obj | None
 ) -> None:
-    watched = set((values or {}).get("watchNamespaces", []))
+    watched = set((values or {}).get("watchNamespaces", [])) or {NAMESPACE}
     for obj in render(values):
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == "dbmigration-operator"
         assert labels["app.kubernetes.io/instance"] == RELEASE
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
         assert labels["app.kubernetes.io/version"] == "0.1.0"
-        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering"):
+        if obj["kind"] in CLUSTER_SCOPED:
             assert "namespace" not in obj["metadata"]
         elif obj["kind"] in ("Role", "RoleBinding", "KopfPeering"):
             assert obj["metadata"]["namespace"] in watched
@@ -250,6 +267,14 @@ def test_objects_carry_recommended_labels_and_namespaces(
         # per resource (spec.job), never operator-wide: a CRD default fills every resource
         ({"jobDefaults": {"activeDeadlineSeconds": 600}}, "activeDeadlineSeconds"),
         ({"jobDefaults": {"imagePullPolicy": "Sometimes"}}, "/jobDefaults/imagePullPolicy"),
+        ({"allNamespaces": "yes"}, "/allNamespaces"),
+        ({"jobPolicy": {"allowedJobImages": ["a/,b/"]}}, "/jobPolicy/allowedJobImages/0"),
+        ({"jobPolicy": {"allowedJobImages": ["a' || true || '"]}}, "/jobPolicy/allowedJobImages/0"),
+        (
+            {"jobPolicy": {"allowedServiceAccounts": ["Not_A_Name"]}},
+            "/jobPolicy/allowedServiceAccounts/0",
+        ),
+        ({"networkPolicy": {"metricsFrom": {}}}, "/networkPolicy/metricsFrom"),
     ],
 )
 def test_values_schema_rejects_bad_values(helm: str, values: Obj, error: str) -> None:
@@ -271,7 +296,7 @@ def test_values_yaml_matches_its_schema_and_readme(render: Render) -> None:
         assert f"`{key}`" in readme, f"README.md does not document {key}"
 
 
-OPAQUE_VALUES = ("resources", "podSecurityContext", "securityContext")
+OPAQUE_VALUES = ("resources", "podSecurityContext", "securityContext", "metricsFrom")
 
 
 def _leaf_keys(values: Obj, prefix: str = "") -> Iterator[str]:
@@ -320,8 +345,32 @@ def _rules(obj: Obj) -> list[Obj]:
     ]
 
 
-def test_rbac_all_namespaces(render: Render) -> None:
+ALL_NAMESPACES: Obj = {"allNamespaces": True}
+
+
+def test_rbac_default_is_the_release_namespace_only(render: Render) -> None:
+    """Nothing cluster-wide by default: secrets, pods and jobs only in the release namespace."""
     objs = render()
+    (role,) = by_kind(objs, "Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert _rules(role) == [*NAMESPACED_RULES, NAMESPACED_PEERING_RULE]
+    (binding,) = by_kind(objs, "RoleBinding")
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    cluster_role = one(objs, "ClusterRole")
+    assert _rules(cluster_role) == [CRD_RULE, NAMESPACES_RULE], "kopf's cluster-scoped needs only"
+    assert container(objs)["args"] == ["operator", "--namespace", NAMESPACE]
+    assert one(objs, "KopfPeering")["metadata"]["namespace"] == NAMESPACE
+    assert by_kind(objs, "ClusterKopfPeering") == []
+
+
+def test_all_namespaces_is_an_explicit_opt_in(helm: str) -> None:
+    proc = run_helm(helm, "template", RELEASE, str(CHART),
+                    values={"allNamespaces": True, "watchNamespaces": ["a"]})  # fmt: skip
+    assert proc.returncode != 0 and "either allNamespaces or watchNamespaces" in proc.stderr
+
+
+def test_rbac_all_namespaces(render: Render) -> None:
+    objs = render(ALL_NAMESPACES)
     assert by_kind(objs, "Role") == [] and by_kind(objs, "RoleBinding") == []
     role = one(objs, "ClusterRole")
     assert role["metadata"]["name"] == FULLNAME
@@ -358,9 +407,9 @@ def test_rbac_listed_namespaces(render: Render) -> None:
 
 
 def test_rbac_options(render: Render) -> None:
-    with_logs = render({"rbac": {"podLogs": True}})
+    with_logs = render({"rbac": {"podLogs": True}, **ALL_NAMESPACES})
     assert POD_LOGS_RULE in _rules(one(with_logs, "ClusterRole"))
-    no_peering = render({"peering": {"enabled": False}})
+    no_peering = render({"peering": {"enabled": False}, **ALL_NAMESPACES})
     assert CLUSTER_PEERING_RULE not in _rules(one(no_peering, "ClusterRole"))
     assert by_kind(no_peering, "ClusterKopfPeering") == []
     assert "DBMIGRATOR_PEERING" not in env_of(no_peering)
@@ -379,7 +428,7 @@ def test_rbac_options(render: Render) -> None:
 
 
 def test_rbac_never_grants_more_than_listed(render: Render) -> None:
-    for values in (None, NON_DEFAULT):
+    for values in (None, NON_DEFAULT, ALL_NAMESPACES):
         for obj in render(values):
             if obj["kind"] not in ("ClusterRole", "Role"):
                 continue
@@ -400,19 +449,25 @@ def test_deployment_defaults(render: Render) -> None:
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     ctr = container(objs)
     assert ctr["image"] == "ghcr.io/dbmigrator/dbmigration-operator:0.1.0"
-    assert ctr["args"] == ["operator", "--all-namespaces"]
+    assert ctr["args"] == ["operator", "--namespace", NAMESPACE]
     assert "command" not in ctr, "the image's ENTRYPOINT is dbmigrator"
     env = env_of(objs)
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert env["DBMIGRATOR_JOB_IMAGE"] == ctr["image"], "Jobs run the operator's image by default"
     assert "DBMIGRATOR_JOB_ACTIVE_DEADLINE_SECONDS" not in env, "a CRD default owns it"
-    assert json.loads(env["DBMIGRATOR_JOB_RESOURCES"]) == {}
+    assert json.loads(env["DBMIGRATOR_JOB_RESOURCES"]) == {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"memory": "1Gi"},
+    }, "Jobs are never BestEffort by default"
+    assert env["DBMIGRATOR_ALLOWED_JOB_IMAGES"] == ""
+    assert env["DBMIGRATOR_ALLOWED_SOURCE_IMAGES"] == ""
+    assert env["DBMIGRATOR_ALLOWED_JOB_SERVICE_ACCOUNTS"] == ""
     assert env["DBMIGRATOR_LOG_FORMAT"] == "json"
     assert env["DBMIGRATOR_PEERING"] == FULLNAME
     assert env["DBMIGRATOR_LIVENESS_PORT"] == "8081"
     assert env["DBMIGRATOR_METRICS_PORT"] == "8080"
-    assert one(objs, "ClusterKopfPeering")["metadata"]["name"] == FULLNAME
+    assert one(objs, "KopfPeering")["metadata"]["name"] == FULLNAME
     ports = {p["name"]: p["containerPort"] for p in ctr["ports"]}
     assert ports == {"metrics": 8080, "health": 8081}
     probe = ctr["livenessProbe"]["httpGet"]
@@ -436,7 +491,14 @@ def test_deployment_non_default(render: Render) -> None:
     env = env_of(objs)
     assert env["DBMIGRATOR_JOB_IMAGE"] == "registry.example.com/dbm/jobs:1.2.3"
     assert env["DBMIGRATOR_JOB_SERVICE_ACCOUNT"] == "migrator"
-    assert json.loads(env["DBMIGRATOR_JOB_RESOURCES"]) == {"limits": {"memory": "1Gi"}}
+    # helm merges maps: the default requests stay unless set to null
+    assert json.loads(env["DBMIGRATOR_JOB_RESOURCES"]) == {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    assert env["DBMIGRATOR_ALLOWED_JOB_IMAGES"] == "registry.example.com/dbm/,quay.io/x/y:1.0"
+    assert env["DBMIGRATOR_ALLOWED_SOURCE_IMAGES"] == "registry.example.com/migrations/"
+    assert env["DBMIGRATOR_ALLOWED_JOB_SERVICE_ACCOUNTS"] == "vault-migrator"
     assert env["DBMIGRATOR_LOG_LEVEL"] == "debug"
     pod = deployment["spec"]["template"]
     assert pod["spec"]["priorityClassName"] == "platform"
@@ -517,3 +579,60 @@ def test_chart_starts_the_operator_cli_it_ships(render: Render, values: Obj | No
             assert arg.split("=", 1)[0] in flags, f"dbmigrator operator has no {arg}"
     read = set(env_of(objs)) - NOT_YET_READ
     assert read <= envvars, f"the operator reads none of {sorted(read - envvars)}"
+
+
+# --------------------------------------------------------------------------- admission, network
+
+
+def _policy(objs: list[Obj]) -> tuple[Obj, Obj]:
+    return one(objs, "ValidatingAdmissionPolicy"), one(objs, "ValidatingAdmissionPolicyBinding")
+
+
+def test_admission_policy_enforces_the_job_policy_at_apply_time(render: Render) -> None:
+    policy, binding = _policy(render())
+    assert policy["metadata"]["name"] == f"{FULLNAME}-job-policy"
+    rules = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rules == [{"apiGroups": [c.GROUP], "apiVersions": ["*"],
+                      "operations": ["CREATE", "UPDATE"], "resources": [c.PLURAL]}]  # fmt: skip
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"],
+                               "validationActions": ["Deny"]}  # fmt: skip
+    image, source, account = (v["expression"] for v in policy["spec"]["validations"])
+    assert '"ghcr.io/dbmigrator/dbmigration-operator:0.1.0"' in image, "the Jobs' default image"
+    assert "[].exists(" in image and "[].exists(" in source, "nothing else by default"
+    assert "variables.serviceAccount in []" in account
+    messages = [v["messageExpression"] for v in policy["spec"]["validations"]]
+    assert [m.split(":")[0].strip("'") for m in messages] == [
+        "ImageNotAllowed",
+        "ImageNotAllowed",
+        "ServiceAccountNotAllowed",
+    ]  # fmt: skip, the operator's reasons
+
+
+def test_admission_policy_bakes_in_the_values(render: Render) -> None:
+    policy, _ = _policy(render(NON_DEFAULT))
+    image, source, account = (v["expression"] for v in policy["spec"]["validations"])
+    assert '"registry.example.com/dbm/jobs:1.2.3"' in image, "jobDefaults.image is the default"
+    assert '["registry.example.com/dbm/","quay.io/x/y:1.0"].exists(' in image
+    assert '["registry.example.com/migrations/"].exists(' in source
+    assert '== "migrator"' in account and 'in ["vault-migrator"]' in account
+    assert (
+        by_kind(render({"admissionPolicy": {"enabled": False}}), "ValidatingAdmissionPolicy") == []
+    )
+
+
+def test_network_policy_opens_only_the_metrics_port(render: Render) -> None:
+    objs = render()
+    netpol = one(objs, "NetworkPolicy")
+    deployment = one(objs, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert netpol["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert netpol["spec"]["policyTypes"] == ["Ingress"]
+    assert netpol["spec"]["ingress"] == [
+        {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [{"podSelector": {}}]}
+    ], "metrics from the release namespace only; the health port from no pod"
+    custom = one(render(NON_DEFAULT), "NetworkPolicy")["spec"]["ingress"][0]["from"]
+    assert custom == NON_DEFAULT["networkPolicy"]["metricsFrom"]
+    closed = one(render({"networkPolicy": {"metricsFrom": []}}), "NetworkPolicy")
+    assert closed["spec"]["ingress"] == [], "empty metricsFrom: nobody"
+    assert by_kind(render({"networkPolicy": {"enabled": False}}), "NetworkPolicy") == []

@@ -422,6 +422,18 @@ def test_operator_job_defaults_fill_only_what_the_resource_leaves_empty() -> Non
         parse_job_resources('{"limits": 3}')
 
 
+def test_an_empty_resources_object_gets_the_operator_defaults_not_best_effort() -> None:
+    from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, parse_job_resources
+
+    defaults = JobDefaults(resources=parse_job_resources('{"requests": {"memory": "256Mi"}}'))
+    for job_spec in ({"resources": {}}, {"resources": {"requests": {}, "limits": {}}}):
+        filled = apply_job_defaults(spec(job=job_spec), defaults)
+        resources = container(job(MIGRATE, filled)).get("resources")
+        assert resources == {"requests": {"memory": "256Mi"}}, job_spec
+    own = spec(job={"resources": {"limits": {"memory": "2Gi"}}})
+    assert apply_job_defaults(own, defaults) == own
+
+
 def test_every_validation_field_of_the_crd_is_understood_by_the_engine() -> None:
     """The CRD's spec.validation and the engine's checks file are one contract: a field the
     CRD accepts but the engine refuses (extra="forbid") would fail every Job."""

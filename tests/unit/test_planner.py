@@ -27,6 +27,7 @@ from dbmigrator.api.models import (
 )
 from dbmigrator.controller.jobs import build_job, step_kind
 from dbmigrator.controller.observed import (
+    JobPolicy,
     JobState,
     Observed,
     ObservedJob,
@@ -224,7 +225,9 @@ class World:
                 return done(False, error=ErrorInfo(kind="backup", message="disk full"))
             file = f"/backups/shop/db-{len(self.backups)}-{self.db:03d}.dump"
             self.backups[file] = self.db
-            info = BackupInfo(file=file, size_bytes=1 << 20, sha256="f00", version=v(self.db) or "")
+            info = BackupInfo(
+                file=file, size_bytes=1 << 20, sha256="f0" * 32, version=v(self.db) or ""
+            )
             return done(True, backup=info)
         if command == "rehearse":
             if fault is not None:
@@ -653,7 +656,10 @@ def test_blocked_messages_name_what_is_wrong() -> None:
 
 def test_an_image_source_skips_source_checks() -> None:
     spec = make_spec(source={"image": {"reference": "r/m:1"}}, targetVersion="999")
-    step = plan(spec, status_with(None), observed(source=None, config_map_found=False))
+    allowed = JobPolicy(allowed_source_images=("r/",))
+    step = plan(
+        spec, status_with(None), observed(source=None, config_map_found=False, policy=allowed)
+    )
     assert isinstance(step, CreateJob) and step.request.target == "999"
 
 
@@ -726,7 +732,8 @@ def test_recorded_outcomes_classify_engine_errors() -> None:
     ) -> RecordResult:
         run = RUNNING.model_copy(update={"plan": [PlannedStep(step=step, target="008")]})
         error = ErrorInfo(kind=kind, message="m") if kind else None
-        result = RunResult(command="up", ok=False, exit_code=1, error=error)
+        command = {"backup": "backup", "rehearse": "rehearse", "down": "down"}.get(step, "up")
+        result = RunResult(command=command, ok=False, exit_code=1, error=error)
         job = ObservedJob(f"shop-g1-{step}", state, termination_message=render_compact(result))
         out = plan(make_spec(), status_with("003", run), observed(jobs=(job,)))
         assert isinstance(out, RecordResult)

@@ -301,12 +301,12 @@ def test_backup_ready_and_the_relative_backup_file() -> None:
     r = sim.reconcile()
     assert r.status.phase == "BackingUp" and conditions(r.status)["Reconciling"][1] == "BackingUp"
     info = BackupInfo(file="/backups/shop/shop-20261124T220501Z-000.dump", size_bytes=1_048_576,
-                      sha256="abc", completed_at="2026-11-24T22:05:01Z")  # fmt: skip
+                      sha256="ab" * 32, completed_at="2026-11-24T22:05:01Z")  # fmt: skip
     sim.finish("shop-g1-backup", RunResult(command="backup", ok=True, exit_code=0, backup=info))
     r = sim.reconcile()
     assert r.status.backup is not None
     assert r.status.backup.file == "shop/shop-20261124T220501Z-000.dump"
-    assert r.status.backup.size_bytes == 1_048_576 and r.status.backup.sha256 == "abc"
+    assert r.status.backup.size_bytes == 1_048_576 and r.status.backup.sha256 == "ab" * 32
     ready = next(c for c in r.status.conditions if c.type == "BackupReady")
     assert (ready.status, ready.reason) == ("True", "BackupSucceeded")
     assert ready.message == "shop/shop-20261124T220501Z-000.dump (1.0 MiB, version none)"
@@ -558,7 +558,7 @@ def test_every_status_written_fits_the_crd_schema() -> None:
     sim.reconcile()
     statuses.append(sim.status)
     sim.finish("shop-g1-backup", RunResult(command="backup", ok=True, exit_code=0,
-               backup=BackupInfo(file="/backups/shop/x.dump", size_bytes=1, sha256="s")))  # fmt: skip
+               backup=BackupInfo(file="/backups/shop/x.dump", size_bytes=1, sha256="5" * 64)))  # fmt: skip
     statuses.append(sim.reconcile().status)
     sim.finish("shop-g1-migrate-1", up(0, 3, performance=[QueryTiming(name="q")]))
     statuses.append(sim.reconcile().status)

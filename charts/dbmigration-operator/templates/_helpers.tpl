@@ -61,10 +61,21 @@ app.kubernetes.io/part-of: dbmigration-operator
 {{- end }}
 
 {{/*
-True (non-empty) when the operator watches every namespace.
+True (non-empty) when the operator watches every namespace: only with allNamespaces (opt-in).
 */}}
 {{- define "dbmigration-operator.clusterWide" -}}
-{{- if not .Values.watchNamespaces }}true{{ end }}
+{{- if and .Values.allNamespaces .Values.watchNamespaces }}
+{{- fail "set either allNamespaces or watchNamespaces, not both" }}
+{{- end }}
+{{- if .Values.allNamespaces }}true{{ end }}
+{{- end }}
+
+{{/*
+The watched namespaces as a JSON list (use with fromJsonArray): watchNamespaces, or the release
+namespace when it is empty.
+*/}}
+{{- define "dbmigration-operator.namespaces" -}}
+{{- if .Values.watchNamespaces }}{{ toJson .Values.watchNamespaces }}{{ else }}{{ list .Release.Namespace | toJson }}{{ end }}
 {{- end }}
 
 {{/*

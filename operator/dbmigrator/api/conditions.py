@@ -72,6 +72,8 @@ class Reason(StrEnum):
     INVALID_PHASES = "InvalidPhases"
     DOWN_FILE_MISSING = "DownFileMissing"
     BACKUP_REQUIRED = "BackupRequired"
+    IMAGE_NOT_ALLOWED = "ImageNotAllowed"
+    SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 
 
 def find_condition(conditions: Sequence[Condition], type_: str) -> Condition | None:

@@ -1,20 +1,79 @@
 """Input checks before a run starts: what the user must fix becomes a Blocked step.
 
-Only what the CRD schema cannot judge: the Secret, its key and the ConfigMap exist; the target,
-every phase boundary and (for rollbacks) every down file exist in the source; phases increase
-and reach the target. Each Blocked names the offending spec field.
+Only what the CRD schema cannot judge: the images and ServiceAccount the resource asks for are
+allowed by the operator's policy (the confused-deputy guard: the operator creates pods with its
+own rights, so a resource may only choose what the operator's settings allow); the Secret, its
+key and the ConfigMap exist; the target, every phase boundary and (for rollbacks) every down
+file exist in the source; phases increase and reach the target. Each Blocked names the
+offending spec field.
 """
 
 from __future__ import annotations
 
 from dbmigrator.api.conditions import Reason
 from dbmigrator.api.models import DatabaseMigrationSpec, DatabaseMigrationStatus
-from dbmigrator.controller.observed import Observed, SourceListing
+from dbmigrator.controller.observed import JobPolicy, Observed, SourceListing
 from dbmigrator.controller.runs import vint
 from dbmigrator.controller.steps import Blocked
 
 
+def image_allowed(image: str, entries: tuple[str, ...]) -> bool:
+    """True when an entry allows `image`: entries ending in `/`, `:` or `@` are prefixes, any
+    other entry must be equal (so `reg/app:1` never allows `reg/app:1-evil`)."""
+    return any(
+        image.startswith(entry) if entry.endswith(("/", ":", "@")) else image == entry
+        for entry in entries
+        if entry
+    )
+
+
+def check_policy(spec: DatabaseMigrationSpec, policy: JobPolicy) -> Blocked | None:
+    """Refuse an image or ServiceAccount the operator's settings do not allow (no Job is made)."""
+    image = spec.job.image
+    if (
+        image
+        and image != policy.default_image
+        and not image_allowed(image, policy.allowed_job_images)
+    ):
+        return Blocked(
+            Reason.IMAGE_NOT_ALLOWED,
+            f"spec.job.image {image!r} is not allowed by the operator: use its default image "
+            f"or one allowed by --allowed-job-images ({_allowed(policy.allowed_job_images)})",
+            "spec.job.image",
+        )
+    source = spec.source.image
+    if source is not None and not image_allowed(source.reference, policy.allowed_source_images):
+        return Blocked(
+            Reason.IMAGE_NOT_ALLOWED,
+            f"spec.source.image.reference {source.reference!r} is not allowed by the operator: "
+            f"use a ConfigMap source or an image allowed by --allowed-source-images "
+            f"({_allowed(policy.allowed_source_images)})",
+            "spec.source.image.reference",
+        )
+    account = spec.job.service_account_name
+    if (
+        account
+        and account != policy.default_service_account
+        and account not in policy.allowed_service_accounts
+    ):
+        return Blocked(
+            Reason.SERVICE_ACCOUNT_NOT_ALLOWED,
+            f"spec.job.serviceAccountName {account!r} is not allowed by the operator: leave it "
+            f"empty (no token is mounted) or use one allowed by --allowed-job-service-accounts "
+            f"({_allowed(policy.allowed_service_accounts)})",
+            "spec.job.serviceAccountName",
+        )
+    return None
+
+
+def _allowed(entries: tuple[str, ...]) -> str:
+    return "allowed: " + ", ".join(entries) if entries else "none allowed"
+
+
 def check_inputs(spec: DatabaseMigrationSpec, observed: Observed) -> Blocked | None:
+    blocked = check_policy(spec, observed.policy)
+    if blocked is not None:
+        return blocked
     ref = spec.database.secret_ref
     ns = observed.resource.namespace
     if not observed.secret_found:

@@ -21,6 +21,7 @@ from dbmigrator.api import constants as c
 from dbmigrator.controller import metrics
 from dbmigrator.controller.jobs import JobDefaults
 from dbmigrator.controller.kube import Kube, TransientError
+from dbmigrator.controller.observed import JobPolicy
 from dbmigrator.controller.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class OperatorConfig:
     namespaces: list[str] | None  # None: all namespaces
     default_image: str
     job_defaults: JobDefaults = field(default_factory=JobDefaults)
+    policy: JobPolicy = field(default_factory=JobPolicy)
     metrics_port: int = 8080
     resync_seconds: float = 60.0
     workers: int = 32
@@ -95,7 +97,11 @@ def install(config: OperatorConfig) -> None:
     requeue = Requeue(reconcile=_safe_reconcile)
     RUNTIME.requeue = requeue
     RUNTIME.reconciler = Reconciler(
-        Kube.default(), config.default_image, config.job_defaults, requeue=requeue.add
+        Kube.default(),
+        config.default_image,
+        config.job_defaults,
+        config.policy,
+        requeue=requeue.add,
     )
 
 

@@ -163,7 +163,8 @@ def apply_job_defaults(spec: DatabaseMigrationSpec, defaults: JobDefaults) -> Da
         update["image_pull_policy"] = defaults.image_pull_policy
     if not job.service_account_name and defaults.service_account_name:
         update["service_account_name"] = defaults.service_account_name
-    if job.resources is None and defaults.resources is not None:
+    empty = job.resources is None or not (job.resources.requests or job.resources.limits)
+    if empty and defaults.resources is not None:  # `resources: {}` would run BestEffort
         update["resources"] = defaults.resources
     if not update:
         return spec

@@ -21,11 +21,14 @@ from kubernetes.client.exceptions import ApiException
 from dbmigrator.api import constants as c
 from dbmigrator.controller.jobs import build_label_value
 from dbmigrator.controller.observed import (
+    JobPolicy,
     Observed,
     ResourceRef,
+    build_pod_selector,
     digest_source,
     observe_job,
     parse_source_listing,
+    pods_of_job,
 )
 
 log = logging.getLogger(__name__)
@@ -100,7 +103,13 @@ class Kube:
         except ApiException as exc:
             raise _transient("list", c.PLURAL, exc) from None
 
-    def observe(self, ref: ResourceRef, generation: int, body: Mapping[str, Any]) -> Observed:
+    def observe(
+        self,
+        ref: ResourceRef,
+        generation: int,
+        body: Mapping[str, Any],
+        policy: JobPolicy | None = None,
+    ) -> Observed:
         spec = body.get("spec") or {}
         instance = build_label_value(ref.name)  # long names are hashed, as on the Jobs
         selector = f"{c.LABEL_INSTANCE}={instance},{c.LABEL_MANAGED_BY}={c.MANAGED_BY}"
@@ -113,23 +122,23 @@ class Kube:
                 ).get("items")
                 or []
             )
+            owned = [j for j in jobs if _owned_by(j, ref.uid)]
+            # Only the pods of these Jobs, by the uid label the Job controller sets: the
+            # operator never lists other pods (their specs carry other teams' literal env).
+            pod_selector = build_pod_selector(owned)
             pods = (
                 _json(
                     self.core.list_namespaced_pod(
-                        ref.namespace, label_selector=selector, _preload_content=False
+                        ref.namespace, label_selector=pod_selector, _preload_content=False
                     )
                 ).get("items")
                 or []
+                if pod_selector
+                else []
             )
         except ApiException as exc:
             raise _transient("list", f"Jobs of {ref.namespace}/{ref.name}", exc) from None
-        owned = [j for j in jobs if _owned_by(j, ref.uid)]
-        by_job: dict[str, list[dict[str, Any]]] = {}
-        for pod in pods:
-            job_name = ((pod.get("metadata") or {}).get("labels") or {}).get("job-name")
-            if job_name:
-                by_job.setdefault(job_name, []).append(pod)
-        observed_jobs = tuple(observe_job(j, by_job.get(j["metadata"]["name"], [])) for j in owned)
+        observed_jobs = tuple(observe_job(j, pods_of_job(j, pods)) for j in owned)
         secret_found, key_found = self._secret(ref.namespace, spec)
         cm_found, listing = self._source(ref.namespace, spec)
         annotations = (body.get("metadata") or {}).get("annotations") or {}
@@ -143,6 +152,7 @@ class Kube:
             config_map_found=cm_found,
             source=listing,
             retry_token=annotations.get(c.ANNOTATION_RETRY),
+            policy=policy or JobPolicy(),
         )
 
     def _secret(self, namespace: str, spec: Mapping[str, Any]) -> tuple[bool, bool]:

@@ -116,12 +116,31 @@ class SourceListing:
 
 
 @dataclass(frozen=True)
+class JobPolicy:
+    """What the operator lets a DatabaseMigration choose for the pods it creates on its behalf.
+
+    Set by whoever runs the operator (flags, chart values), never by the resource. An image entry
+    ending in `/`, `:` or `@` is a prefix (a registry path, any tag of a repository, any digest);
+    any other entry must equal the image. `default_image` and `default_service_account` are the
+    operator's own Job defaults: naming them explicitly in `spec.job` is always allowed. The
+    defaults allow nothing beyond them.
+    """
+
+    default_image: str = ""
+    allowed_job_images: tuple[str, ...] = ()
+    allowed_source_images: tuple[str, ...] = ()
+    default_service_account: str = ""
+    allowed_service_accounts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything the planner may look at besides spec and status.
 
     `source` is None when the source cannot be listed (an image source): the planner then
     leaves version checks to the engine. `config_map_found` is ignored for image sources.
-    `now` is injected so planning and status stay pure.
+    `now` is injected so planning and status stay pure; `policy` is the operator's settings
+    for what a resource may choose (image, ServiceAccount).
     """
 
     resource: ResourceRef
@@ -133,6 +152,7 @@ class Observed:
     config_map_found: bool = True
     source: SourceListing | None = None
     retry_token: str | None = None
+    policy: JobPolicy = field(default_factory=JobPolicy)
     _by_name: Mapping[str, ObservedJob] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -179,6 +199,42 @@ def digest_source(data: Mapping[str, str]) -> str:
         h.update(data[key].encode())
         h.update(b"\0")
     return "sha256:" + h.hexdigest()
+
+
+LABEL_CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+
+
+def build_pod_selector(jobs: Sequence[Mapping[str, Any]]) -> str | None:
+    """The narrowest label selector for the pods of `jobs`: the Job controller's own uid label,
+    which the API server sets from the Job's uid (None: no Job, nothing to list)."""
+    uids = sorted({str((j.get("metadata") or {}).get("uid") or "") for j in jobs} - {""})
+    return f"{LABEL_CONTROLLER_UID} in ({','.join(uids)})" if uids else None
+
+
+def pods_of_job(
+    job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The pods that really belong to `job`: labelled with its uid AND controlled by it.
+
+    Labels can be copied by anyone who may create pods; the controller ownerReference to the
+    Job's uid is set by the Job controller (a pod forging it is adopted by nobody and still
+    needs both). A pod that matches only by `job-name` or the instance label is ignored, so a
+    pod planted with the right labels cannot feed a result into status.
+    """
+    uid = (job.get("metadata") or {}).get("uid")
+    if not uid:
+        return []
+    out: list[Mapping[str, Any]] = []
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if (meta.get("labels") or {}).get(LABEL_CONTROLLER_UID) != uid:
+            continue
+        refs = meta.get("ownerReferences") or []
+        if any(
+            r.get("uid") == uid and r.get("kind") == "Job" and r.get("controller") for r in refs
+        ):
+            out.append(pod)
+    return out
 
 
 def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]] = ()) -> ObservedJob:

@@ -39,6 +39,7 @@ A failed migrate step is followed by `down` (to the run's start version) when on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from dbmigrator.api.conditions import Reason
@@ -52,6 +53,7 @@ from dbmigrator.api.models import (
 from dbmigrator.controller.checks import check_inputs, check_spec
 from dbmigrator.controller.jobs import JobRequest, step_kind
 from dbmigrator.controller.observed import Observed, ObservedJob
+from dbmigrator.controller.results import RejectedResult, read_job_result
 from dbmigrator.controller.runs import (
     backoff_seconds,
     current_step,
@@ -75,7 +77,7 @@ from dbmigrator.controller.steps import (
     Suspended,
     Wait,
 )
-from dbmigrator.engine.results import RunResult, parse_result
+from dbmigrator.engine.results import RunResult
 
 TRANSIENT_KINDS = {"database": Reason.DATABASE_UNREACHABLE, "lock": Reason.DATABASE_LOCKED}
 
@@ -354,12 +356,12 @@ def _finish(status: DatabaseMigrationStatus, run: RunState) -> Step:
 def _record(
     spec: DatabaseMigrationSpec, observed: Observed, run: RunState, step: str, job: ObservedJob
 ) -> RecordResult:
-    result: RunResult | None = None
-    if job.termination_message:
-        try:
-            result = parse_result(job.termination_message)
-        except ValueError:
-            result = None
+    read = read_job_result(job.termination_message, step, observed.resource.name)
+    if isinstance(read, RejectedResult):  # never trusted, whatever the Job's state says
+        note = f"its result document was rejected: {read.problem}"
+        rejected = replace(job, termination_message=None, failure_reason=note)
+        return RecordResult(rejected, step, run, None, "failed", Reason.JOB_FAILED)
+    result = read
     if job.state == "Succeeded":
         return RecordResult(job, step, run, result, "succeeded", Reason.SUCCEEDED)
     if job.state == "Active" and job.stuck is not None:  # given up: the pod cannot start

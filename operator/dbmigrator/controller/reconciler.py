@@ -22,7 +22,7 @@ from dbmigrator.api.models import parse_spec, parse_status, render_status_patch
 from dbmigrator.controller import metrics
 from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, build_job, step_kind
 from dbmigrator.controller.kube import Kube
-from dbmigrator.controller.observed import ResourceRef
+from dbmigrator.controller.observed import JobPolicy, ResourceRef
 from dbmigrator.controller.planner import Blocked, CreateJob, DeleteJob, Fail, Wait
 from dbmigrator.controller.status import Event, plan_reconcile
 
@@ -36,6 +36,7 @@ class Reconciler:
     kube: Kube
     default_image: str
     job_defaults: JobDefaults = field(default_factory=JobDefaults)
+    policy: JobPolicy = field(default_factory=JobPolicy)
     requeue: Callable[[str, str, float], None] = lambda ns, name, delay: None
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -60,7 +61,7 @@ class Reconciler:
         except ValidationError as exc:  # the CRD schema should have caught it: say what is wrong
             self._write_invalid_spec(body, exc)
             return
-        observed = self.kube.observe(ref, int(meta.get("generation") or 1), body)
+        observed = self.kube.observe(ref, int(meta.get("generation") or 1), body, self.policy)
         result = plan_reconcile(spec, status, observed)
         step = result.step
         for job_name in observed.jobs_to_delete:  # recorded as failed by plan_reconcile

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from dbmigrator import __version__
 from dbmigrator.console import (
@@ -35,11 +36,11 @@ from dbmigrator.engine.backup import (
     verify_backup,
     write_backup,
 )
-from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub
+from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub, secret_candidates
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.planning import current_version, parse_phase
-from dbmigrator.engine.results import RunResult, render_compact, render_json
+from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
 
 if TYPE_CHECKING:
     from dbmigrator.engine.runner import Engine
@@ -129,6 +130,7 @@ def _context(kwargs: dict[str, Any]) -> Context:
 
 def _finish(ctx: Context, result: RunResult) -> NoReturn:
     ctx.progress.close()
+    result = _scrubbed(ctx, result)
     if ctx.termination_log is not None:
         _write_termination_log(ctx.termination_log, result)
     if ctx.output == "json":
@@ -136,6 +138,23 @@ def _finish(ctx: Context, result: RunResult) -> NoReturn:
     else:
         show_result(ctx.console, result)
     sys.exit(result.exit_code)
+
+
+def _scrubbed(ctx: Context | None, result: RunResult) -> RunResult:
+    """The result with every string that may be the password removed from its error (message
+    and hint: a server's HINT or a tool's stderr can echo anything). The URL may not have
+    parsed (ctx.dsn is then None): what may be its password is scrubbed anyway."""
+    if result.error is None:
+        return result
+    dsn = ctx.dsn if ctx else None
+    raw = (ctx.database_url if ctx else None) or os.environ.get("DATABASE_URL") or ""
+    candidates = secret_candidates(raw)
+    error = result.error
+    clean = error.model_copy(update={
+        "message": scrub(error.message, dsn, candidates),
+        "hint": scrub(error.hint, dsn, candidates) if error.hint else error.hint,
+    })  # fmt: skip
+    return result.model_copy(update={"error": clean})
 
 
 def _write_termination_log(path: Path, result: RunResult) -> None:
@@ -146,18 +165,18 @@ def _write_termination_log(path: Path, result: RunResult) -> None:
 
 
 def _fail(ctx: Context | None, command: str, exc: EngineError) -> NoReturn:
-    dsn = ctx.dsn if ctx else None
-    exc.message = scrub(exc.message, dsn)
     result = RunResult(command=command, ok=False, exit_code=exc.exit_code, error=exc.info())
+    result = _scrubbed(ctx, result)
+    assert result.error is not None
     if ctx is None:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {format_error(result.error)}", err=True)
         sys.exit(exc.exit_code)
     if ctx.termination_log is not None:
         _write_termination_log(ctx.termination_log, result)
     if ctx.output == "json":
         click.echo(render_json(result))
     else:
-        ctx.console.print(f"[red]error:[/] {exc}", highlight=False)
+        ctx.console.print(f"[red]error:[/] {escape(format_error(result.error))}", highlight=False)
     sys.exit(exc.exit_code)
 
 

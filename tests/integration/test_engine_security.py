@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dbmigrator.cli import main
-from tests.helpers import run_cli, write_set
+from tests.helpers import query, run_cli, write_set
 from tests.strategies import TEMPLATES, leaked, passwords
 
 BASE = {"001_base.sql": "create table public.t (id int primary key);\n"}
@@ -81,3 +81,48 @@ def test_hints_are_scrubbed_and_nothing_after_them_is_lost(
         assert out.returncode == 1, out.output
         assert password not in out.output
         assert "[redacted] and the rest" in " ".join(out.output.split()), out.output
+
+
+# --------------------------------------------------------------------------- item 4: validation
+
+
+def test_a_probe_that_commits_and_writes_is_refused_and_writes_nothing(
+    dsn: str, tmp_path: Path
+) -> None:
+    d = write_set(tmp_path / "m", dict(BASE))
+    assert run_cli("up", "--dir", str(d), dsn=dsn).returncode == 0
+    attack = "select 1; commit; insert into public.t values (42)"
+    for key, item in (
+        ("roleProbes", f"{{role: postgres, sql: '{attack}', expect: allowed, name: sneaky}}"),
+        ("queries", f"{{name: sneaky, sql: '{attack}'}}"),
+    ):
+        checks = tmp_path / f"{key}.yaml"
+        checks.write_text(f"{key}:\n  - {item}\n")
+        out = run_cli("validate", "--dir", str(d), "--checks", str(checks), dsn=dsn)
+        assert out.returncode == 2, out.output
+        text = " ".join(out.output.split())
+        assert str(checks) in text and f"{key}.0.sql (sneaky)" in text
+        assert "exactly one SQL statement, found 3" in text
+        _no_traceback(out.output)
+    assert query(dsn, "select count(*) from public.t") == [(0,)]
+
+
+def test_timed_queries_run_read_only_under_a_statement_timeout(dsn: str, tmp_path: Path) -> None:
+    d = write_set(tmp_path / "m", {"001_s.sql": "create sequence public.s;\n"})
+    assert run_cli("up", "--dir", str(d), dsn=dsn).returncode == 0
+    checks = tmp_path / "checks.yaml"
+    checks.write_text(
+        "queries:\n  - {name: bump, sql: \"select nextval('public.s')\", repeat: 1}\n"
+    )
+    out = run_cli("validate", "--dir", str(d), "--checks", str(checks), "-o", "json", dsn=dsn)
+    assert out.returncode == 1, out.output
+    assert "read-only transaction" in out.stdout
+    assert query(dsn, "select is_called from public.s") == [(False,)]  # nextval never ran
+
+    checks.write_text(
+        "queries:\n  - {name: slow, sql: 'select pg_sleep(30)', repeat: 1, statementTimeout: 200ms}\n"
+    )
+    out = run_cli("validate", "--dir", str(d), "--checks", str(checks), "-o", "json", dsn=dsn,
+                  timeout=25)  # fmt: skip
+    assert out.returncode == 1, out.output
+    assert "57014" in out.stdout and "statement timeout" in out.stdout

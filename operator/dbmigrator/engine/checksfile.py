@@ -57,6 +57,13 @@ def check_single_statement(text: str, allowed: dict[str, str]) -> str | None:
     return None
 
 
+def _require_single_statement(sql: str, allowed: dict[str, str], what: str) -> str:
+    problem = check_single_statement(sql, allowed)
+    if problem:
+        raise ValueError(f"{what} {problem}")
+    return sql
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
@@ -86,10 +93,7 @@ class RoleProbe(_Model):
     @field_validator("sql")
     @classmethod
     def _one_statement(cls, sql: str) -> str:
-        problem = check_single_statement(sql, PROBE_STATEMENTS)
-        if problem:
-            raise ValueError(f"a role probe {problem}")
-        return sql
+        return _require_single_statement(sql, PROBE_STATEMENTS, "a role probe")
 
     @property
     def label(self) -> str:
@@ -123,10 +127,7 @@ class TimedQuery(_Model):
     @field_validator("sql")
     @classmethod
     def _one_select(cls, sql: str) -> str:
-        problem = check_single_statement(sql, QUERY_STATEMENTS)
-        if problem:
-            raise ValueError(f"a timed query {problem}")
-        return sql
+        return _require_single_statement(sql, QUERY_STATEMENTS, "a timed query")
 
 
 class SecuritySettings(_Model):

@@ -33,7 +33,9 @@ from dbmigrator.engine.backup import (
     resolve_backup_path,
     restore_backup,
     server_major,
+    sidecar_path,
     verify_backup,
+    verify_backup_digest,
     write_backup,
 )
 from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub, secret_candidates
@@ -342,10 +344,16 @@ def backup(ctx: Context, out: Path, keep: int | None, compress: str | None) -> N
     type=click.Path(path_type=Path),
     help="Backup file to restore.",
 )
+@click.option("--expect-sha256", "expect_sha256", default=None, metavar="HEX",
+              help="Refuse unless the dump's sha256 is this (the operator passes status.backup.sha256).")  # fmt: skip
 @click.option("--yes", is_flag=True, help="Confirm: everything written since the backup is lost.")
 @_guard("restore")
-def restore(ctx: Context, source: Path, yes: bool) -> None:
-    """EMERGENCY: bring the database back to a backup, in one transaction (data loss)."""
+def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) -> None:
+    """EMERGENCY: bring the database back to a backup, in one transaction (data loss).
+
+    Before the database is touched, the dump must lie under DBMIGRATOR_BACKUP_ROOT (when set)
+    and its sha256 must match its .json sidecar (when present) and --expect-sha256 (when given).
+    """
     if not yes:
         raise InputError(
             "restore replaces the database with the backup and loses everything written since; "
@@ -354,6 +362,13 @@ def restore(ctx: Context, source: Path, yes: bool) -> None:
     dsn = ctx.resolve_dsn()
     engine = ctx.engine()
     source = resolve_backup_path(source)
+    sha256 = verify_backup_digest(source, expect_sha256)
+    if expect_sha256 is None and not sidecar_path(source).exists():
+        ctx.progress.warning(
+            f"{source} has no sidecar and no --expect-sha256 was given: its integrity is unchecked"
+        )
+    else:
+        ctx.progress.info(f"{source}: sha256 {sha256} verified")
 
     with (
         connect(dsn, "restore") as conn,

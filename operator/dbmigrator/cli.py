@@ -405,6 +405,9 @@ def rehearse(ctx: Context, target: str | None, phases: tuple[str, ...], backup_f
     from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 
     engine = ctx.engine(validate=not no_validate)
+    if backup_file is not None:  # the same checks as restore: under the root, matching its sidecar
+        backup_file = resolve_backup_path(backup_file)
+        verify_backup_digest(backup_file, None)
     _finish(ctx, run_rehearsal(engine, target, [parse_phase(p) for p in phases], backup_file))
 
 

@@ -13,6 +13,7 @@ from dbmigrator.engine.database import (
     check_uri,
     describe_parse_error,
     parse_conninfo,
+    redact,
     scrub,
     secret_candidates,
 )
@@ -86,3 +87,30 @@ def test_libpq_messages_are_reduced_to_their_kind() -> None:
     said = 'invalid percent-encoded token: "p%zzword"'
     assert "p%zzword" not in describe_parse_error(said)
     assert "not shown" in describe_parse_error('something new: "secret"')
+
+
+@pytest.mark.parametrize(
+    ("text", "engine", "status"),
+    [
+        (
+            "x (hint: postgresql://u:p@h/db) and more",
+            "x (hint: postgresql://u:***@h/db) and more",
+            "x (hint: postgresql://[redacted]) and more",
+        ),
+        (
+            "x (hint: postgresql://u:pa ss@h/db [y]) and more",
+            "x (hint: postgresql://u:***@h/db [y]) and more",
+            "x (hint: postgresql://[redacted] [y]) and more",
+        ),
+        (
+            "connect postgresql://h:5432/db failed",
+            "connect postgresql://h:5432/db failed",
+            "connect postgresql://[redacted] failed",
+        ),
+    ],
+)
+def test_redaction_keeps_the_text_after_a_uri(text: str, engine: str, status: str) -> None:
+    from dbmigrator.controller.messages import redact as redact_status
+
+    assert redact(text) == engine
+    assert redact_status(text) == status

@@ -20,8 +20,10 @@ from psycopg import conninfo
 
 from dbmigrator.engine.errors import DatabaseUnavailable, InputError
 
+# The password of a URI: up to the first '@' on the line, blanks included (a malformed password
+# may have them; over-redacting is the safe direction).
 _PASSWORD_IN_URI = re.compile(
-    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I
+    r"(?P<pre>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\n]{0,256}?)(?P<post>@)", re.I
 )
 _PASSWORD_KV = re.compile(r"(?P<pre>password\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
 # A `password=` value of a key=value string read generously: up to the end (`a b=c` may be one

@@ -293,3 +293,15 @@ def test_a_checks_file_that_is_not_utf8_is_bad_input(dsn: str, tmp_path: Path) -
     assert f"{checks}: not UTF-8 text" in " ".join(out.output.split())
     _no_traceback(out.output)
     assert json.loads(log.read_text())["error"]["file"] == str(checks)
+
+
+def test_a_planted_symlink_does_not_redirect_the_backup(dsn: str, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    target = tmp_path / "b" / "x.dump"
+    target.parent.mkdir()
+    (tmp_path / "b" / "x.dump.partial").symlink_to(victim)
+    out = run_cli("backup", "--out", str(target), dsn=dsn)
+    assert out.returncode == 1, out.output
+    _no_traceback(out.output)
+    assert victim.read_text() == "precious"

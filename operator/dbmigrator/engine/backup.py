@@ -202,7 +202,8 @@ def _write_private(path: Path, data: bytes) -> None:
     files with content (a temporary file renamed into place)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp") if data else path
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        # O_NOFOLLOW: a symbolic link planted under the backup's name must not redirect the write.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
         try:
             os.fchmod(fd, FILE_MODE)
             os.write(fd, data)

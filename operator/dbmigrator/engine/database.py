@@ -56,7 +56,7 @@ _AUTH_STATES = ("28P01", "28000")
 class Dsn:
     """A connection string kept away from logs: `str()` and `repr()` show it redacted.
 
-    Build it with `resolve_dsn` (or `parse_dsn`), which checks the syntax without ever echoing
+    Build it with `resolve_dsn`, which checks the syntax (`parse_conninfo`) without ever echoing
     the string: libpq's own parse errors quote the offending token, which may be the password.
     """
 

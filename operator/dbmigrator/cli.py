@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from dbmigrator import __version__
 from dbmigrator.console import (
@@ -32,14 +33,16 @@ from dbmigrator.engine.backup import (
     resolve_backup_path,
     restore_backup,
     server_major,
+    sidecar_path,
     verify_backup,
+    verify_backup_digest,
     write_backup,
 )
-from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub
+from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub, secret_candidates
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.planning import current_version, parse_phase
-from dbmigrator.engine.results import RunResult, render_compact, render_json
+from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
 
 if TYPE_CHECKING:
     from dbmigrator.engine.runner import Engine
@@ -129,6 +132,7 @@ def _context(kwargs: dict[str, Any]) -> Context:
 
 def _finish(ctx: Context, result: RunResult) -> NoReturn:
     ctx.progress.close()
+    result = _scrubbed(ctx, result)
     if ctx.termination_log is not None:
         _write_termination_log(ctx.termination_log, result)
     if ctx.output == "json":
@@ -136,6 +140,23 @@ def _finish(ctx: Context, result: RunResult) -> NoReturn:
     else:
         show_result(ctx.console, result)
     sys.exit(result.exit_code)
+
+
+def _scrubbed(ctx: Context | None, result: RunResult) -> RunResult:
+    """The result with every string that may be the password removed from its error (message
+    and hint: a server's HINT or a tool's stderr can echo anything). The URL may not have
+    parsed (ctx.dsn is then None): what may be its password is scrubbed anyway."""
+    if result.error is None:
+        return result
+    dsn = ctx.dsn if ctx else None
+    raw = (ctx.database_url if ctx else None) or os.environ.get("DATABASE_URL") or ""
+    candidates = secret_candidates(raw)
+    error = result.error
+    clean = error.model_copy(update={
+        "message": scrub(error.message, dsn, candidates),
+        "hint": scrub(error.hint, dsn, candidates) if error.hint else error.hint,
+    })  # fmt: skip
+    return result.model_copy(update={"error": clean})
 
 
 def _write_termination_log(path: Path, result: RunResult) -> None:
@@ -146,18 +167,18 @@ def _write_termination_log(path: Path, result: RunResult) -> None:
 
 
 def _fail(ctx: Context | None, command: str, exc: EngineError) -> NoReturn:
-    dsn = ctx.dsn if ctx else None
-    exc.message = scrub(exc.message, dsn)
     result = RunResult(command=command, ok=False, exit_code=exc.exit_code, error=exc.info())
+    result = _scrubbed(ctx, result)
+    assert result.error is not None
     if ctx is None:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {format_error(result.error)}", err=True)
         sys.exit(exc.exit_code)
     if ctx.termination_log is not None:
         _write_termination_log(ctx.termination_log, result)
     if ctx.output == "json":
         click.echo(render_json(result))
     else:
-        ctx.console.print(f"[red]error:[/] {exc}", highlight=False)
+        ctx.console.print(f"[red]error:[/] {escape(format_error(result.error))}", highlight=False)
     sys.exit(exc.exit_code)
 
 
@@ -328,10 +349,16 @@ def backup(ctx: Context, out: Path, keep: int | None, compress: str | None) -> N
     type=click.Path(path_type=Path),
     help="Backup file to restore.",
 )
+@click.option("--expect-sha256", "expect_sha256", default=None, metavar="HEX",
+              help="Refuse unless the dump's sha256 is this (the operator passes status.backup.sha256).")  # fmt: skip
 @click.option("--yes", is_flag=True, help="Confirm: everything written since the backup is lost.")
 @_guard("restore")
-def restore(ctx: Context, source: Path, yes: bool) -> None:
-    """EMERGENCY: bring the database back to a backup, in one transaction (data loss)."""
+def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) -> None:
+    """EMERGENCY: bring the database back to a backup, in one transaction (data loss).
+
+    Before the database is touched, the dump must lie under DBMIGRATOR_BACKUP_ROOT (when set)
+    and its sha256 must match its .json sidecar (when present) and --expect-sha256 (when given).
+    """
     if not yes:
         raise InputError(
             "restore replaces the database with the backup and loses everything written since; "
@@ -340,6 +367,13 @@ def restore(ctx: Context, source: Path, yes: bool) -> None:
     dsn = ctx.resolve_dsn()
     engine = ctx.engine()
     source = resolve_backup_path(source)
+    sha256 = verify_backup_digest(source, expect_sha256)
+    if expect_sha256 is None and not sidecar_path(source).exists():
+        ctx.progress.warning(
+            f"{source} has no sidecar and no --expect-sha256 was given: its integrity is unchecked"
+        )
+    else:
+        ctx.progress.info(f"{source}: sha256 {sha256} verified")
 
     with (
         connect(dsn, "restore") as conn,
@@ -376,6 +410,9 @@ def rehearse(ctx: Context, target: str | None, phases: tuple[str, ...], backup_f
     from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 
     engine = ctx.engine(validate=not no_validate)
+    if backup_file is not None:  # the same checks as restore: under the root, matching its sidecar
+        backup_file = resolve_backup_path(backup_file)
+        verify_backup_digest(backup_file, None)
     _finish(ctx, run_rehearsal(engine, target, [parse_phase(p) for p in phases], backup_file))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 from rich.table import Table
@@ -34,10 +35,10 @@ class ConsoleProgress(Progress):
         self._task: Any = None
 
     def info(self, text: str) -> None:
-        self.console.print(f"  {text}", highlight=False)
+        self.console.print(f"  {escape(text)}", highlight=False)
 
     def warning(self, text: str) -> None:
-        self.console.print(f"  [yellow]warning:[/] {text}", highlight=False)
+        self.console.print(f"  [yellow]warning:[/] {escape(text)}", highlight=False)
 
     def phase(self, name: str, count: int) -> None:
         self.console.print(f"[bold]▶ {name}[/] ({count} migration{'s' if count != 1 else ''})")
@@ -82,7 +83,7 @@ class ConsoleProgress(Progress):
     def retrying(self, migration: Migration, attempt: int, reason: str, delay: float) -> None:
         self._stop_bar()
         self.console.print(
-            f"  [yellow]retry {attempt}[/] {migration.label} in {delay:.1f}s: {reason}",
+            f"  [yellow]retry {attempt}[/] {migration.label} in {delay:.1f}s: {escape(reason)}",
             highlight=False,
         )
 
@@ -133,7 +134,7 @@ def show_plan(console: Console, plan: UpPlan, parsed: dict[str, ParsedFile]) -> 
     for c in plan_cluster_wide(parsed[m.up.name] for m in plan.migrations):
         console.print(f"[yellow]note:[/] {c.display}", highlight=False)
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def show_down_plan(console: Console, plan: DownPlan) -> None:
@@ -179,7 +180,7 @@ def show_result(console: Console, result: RunResult) -> None:
         for column in ("check", "target", "message"):
             table.add_column(column)
         for f in result.validation.failures:
-            table.add_row(f.check, f.target, f.message)
+            table.add_row(escape(f.check), escape(f.target), escape(f.message))
         console.print(table)
     if result.performance:
         table = Table(title="Query timings (median of EXPLAIN ANALYZE runs)", title_justify="left")
@@ -201,7 +202,7 @@ def show_result(console: Console, result: RunResult) -> None:
     else:
         assert result.error is not None
         console.print(
-            f"{FAIL} {result.command} failed: {format_error(result.error)}", highlight=False
+            f"{FAIL} {result.command} failed: {escape(format_error(result.error))}", highlight=False
         )
         if result.current_version is not None or result.from_version is not None:
             console.print(

@@ -34,7 +34,7 @@ def test_checks_parse_defaults_and_round_trip() -> None:
     ("text", "message"),
     [
         ("roleProbes: [{role: anon, sql: x, expect: maybe}]", "roleProbes.0.expect"),
-        ("queries: [{name: a, sql: x}, {name: a, sql: y}]", "unique"),
+        ("queries: [{name: a, sql: select 1}, {name: a, sql: select 2}]", "unique"),
         ("rolesProbes: []", "rolesProbes"),
         ("roleProbes: [\n", "checks.yaml:"),
         ("- just a list", "expected a mapping"),
@@ -76,4 +76,44 @@ def test_connection_failures_keep_the_cause() -> None:
     )
     assert redact("postgresql://app:s3cr3t@db:5432/x and password=hunter2") == (
         "postgresql://app:***@db:5432/x and password=***"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "roleProbes: [{role: anon, sql: 'select 1; commit; insert into t values (1)', "
+            "expect: denied}]",
+            "roleProbes.0.sql (role anon): Value error, a role probe must be exactly one SQL "
+            "statement, found 3",
+        ),
+        ("roleProbes: [{role: anon, sql: commit, expect: denied}]", "not transaction control"),
+        ("roleProbes: [{role: anon, sql: 'reset role', expect: allowed}]", "not a VARIABLESET"),
+        ("roleProbes: [{role: anon, sql: 'select 1 into t2', expect: allowed}]", "INTO"),
+        ("roleProbes: [{role: anon, sql: 'selec 1', expect: allowed}]", "is not valid SQL"),
+        ("queries: [{name: q1, sql: 'select 1; delete from t'}]", "queries.0.sql (q1)"),
+        ("queries: [{name: q1, sql: 'delete from t'}]", "must be SELECT, not a DELETE statement"),
+        ("queries: [{name: q1, sql: 'select 1', statementTimeout: soon}]", "statementTimeout"),
+    ],
+)
+def test_probes_and_queries_must_be_one_harmless_statement(text: str, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_checks(text, "checks.yaml")
+    assert message in str(err.value) and "checks.yaml" in str(err.value)
+
+
+def test_single_statements_of_the_allowed_kinds_pass() -> None:
+    c = parse_checks(
+        "roleProbes:\n"
+        "  - {role: anon, sql: 'insert into t values (1);', expect: denied}\n"
+        "  - {role: anon, sql: 'with x as (select 1) update t set a = 1', expect: denied}\n"
+        "  - {role: anon, sql: 'table t -- comment', expect: empty}\n"
+        "queries:\n  - {name: q, sql: 'values (1)', statementTimeout: 500ms}\n",
+        "checks.yaml",
+    )
+    assert len(c.role_probes) == 3 and c.queries[0].statement_timeout == "500ms"
+    assert (
+        parse_checks("queries: [{name: q, sql: select 1}]", "x").queries[0].statement_timeout
+        == "30s"
     )

@@ -123,6 +123,15 @@ def test_args_per_step() -> None:
     ]  # fmt: skip
 
 
+def test_restore_passes_the_recorded_hash_of_the_backup() -> None:
+    sha = "ab" * 32
+    request = JobRequest(
+        step="restore", generation=4, backup_file="shop-db/x.dump", backup_sha256=sha
+    )
+    args = build_args(request, spec(), "shop-db")
+    assert args[args.index("--expect-sha256") + 1] == sha and args[-4:] == TAIL
+
+
 def test_up_args_follow_rollback_and_validation_settings() -> None:
     request = JobRequest(step="migrate-1", generation=1, target="003", on_failure="down")
     args = build_args(request, spec(validation={"enabled": False}), "x")

@@ -8,6 +8,7 @@ and writing the status.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -225,9 +226,8 @@ class World:
                 return done(False, error=ErrorInfo(kind="backup", message="disk full"))
             file = f"/backups/shop/db-{len(self.backups)}-{self.db:03d}.dump"
             self.backups[file] = self.db
-            info = BackupInfo(
-                file=file, size_bytes=1 << 20, sha256="f0" * 32, version=v(self.db) or ""
-            )
+            sha = hashlib.sha256(file.encode()).hexdigest()
+            info = BackupInfo(file=file, size_bytes=1 << 20, sha256=sha, version=v(self.db) or "")
             return done(True, backup=info)
         if command == "rehearse":
             if fault is not None:
@@ -418,6 +418,8 @@ def test_failure_with_restore_restores_this_runs_backup() -> None:
     assert w.created_steps() == ["backup", "migrate-1", "migrate-2", "migrate-3", "restore"]
     restore = w.manifests[w.created[-1]]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert restore[:3] == ["restore", "--from", "/backups/shop/db-0-000.dump"]
+    expected = hashlib.sha256(b"/backups/shop/db-0-000.dump").hexdigest()
+    assert restore[restore.index("--expect-sha256") + 1] == expected  # what status recorded
     assert w.db == 0
 
 

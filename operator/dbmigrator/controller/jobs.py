@@ -35,7 +35,8 @@ class JobRequest:
     """What the planner asks for: one step of a run, everything `build_job` needs beyond spec.
 
     `target` is the version the step works toward (--target), `backup_file` the dump to restore
-    (relative to the backup volume), `on_failure` what `up` does with the phase when it fails.
+    (relative to the backup volume) and `backup_sha256` its recorded hash (the engine refuses a
+    dump that does not match), `on_failure` what `up` does with the phase when it fails.
     """
 
     step: str
@@ -47,6 +48,7 @@ class JobRequest:
     on_failure: Literal["stop", "down"] = "stop"
     backup_file: str | None = None
     operation: str = "upgrade"
+    backup_sha256: str | None = None
 
     @property
     def kind(self) -> StepKind:
@@ -123,7 +125,8 @@ def build_args(request: JobRequest, spec: DatabaseMigrationSpec, resource: str) 
         if not request.backup_file:
             raise ValueError("a restore step needs backup_file")
         source = f"{c.BACKUPS_DIR}/{request.backup_file}"
-        return ["restore", "--from", source, "--yes", *tail]
+        verify = ["--expect-sha256", request.backup_sha256] if request.backup_sha256 else []
+        return ["restore", "--from", source, *verify, "--yes", *tail]
     if not request.target:
         raise ValueError(f"step {request.step} needs a target version")
     args = [_ENGINE_COMMAND[kind], "--dir", c.MIGRATIONS_DIR, "--target", request.target]

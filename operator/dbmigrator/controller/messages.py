@@ -14,7 +14,10 @@ from dbmigrator.controller.jobs import build_log_hint, step_kind
 from dbmigrator.controller.observed import ObservedJob
 from dbmigrator.engine.results import RunResult, format_error
 
-_URI = re.compile(r"postgres(?:ql)?://[^\s'\"]+")
+# The credentials (up to an '@' on the same line, blanks included: a malformed password may have
+# them), then the host part up to a blank, quote, parenthesis or bracket, so the text after a
+# URI in `(hint: ...)` survives.
+_URI = re.compile(r"postgres(?:ql)?://(?:[^@\n]{0,256}@)?[^\s'\"()\[\]<>]*")
 
 
 def render_engine_error(result: RunResult | None, job: ObservedJob, namespace: str) -> str:

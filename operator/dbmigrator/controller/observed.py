@@ -302,9 +302,9 @@ def _stuck(pods: Sequence[Mapping[str, Any]]) -> StuckPod | None:
         waiting = (cs.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
         if reason in STUCK_GRACE_SECONDS:
-            since = (pod.get("status") or {}).get("startTime") or (
-                pod.get("metadata") or {}
-            ).get("creationTimestamp")
+            since = (pod.get("status") or {}).get("startTime") or (pod.get("metadata") or {}).get(
+                "creationTimestamp"
+            )
             message = str(waiting.get("message") or "")[:300]
             return StuckPod(str(reason), message, str(cs.get("name", "")), since)
     return None

@@ -326,10 +326,17 @@ def _advance(
         on_failure="down" if run.on_failure == "Down" else "stop",
         backup_file=run.backup_file if step.step == "restore" else None,
         operation=run.operation,
+        backup_sha256=_backup_sha256(status, run) if step.step == "restore" else None,
     )
     return CreateJob(
         request, name, run, _progress_reason(step.step), _progress_message(spec, run, step, name)
     )
+
+
+def _backup_sha256(status: DatabaseMigrationStatus, run: RunState) -> str | None:
+    """The recorded hash of the backup this run restores (the engine verifies the dump)."""
+    backup = status.backup
+    return backup.sha256 if backup is not None and backup.file == run.backup_file else None
 
 
 def _finish(status: DatabaseMigrationStatus, run: RunState) -> Step:

@@ -6,7 +6,13 @@ renamed into place with a `<file>.json` sidecar (version, size, sha256), so a fi
 environment variables: the password is in PGPASSWORD, never on a command line.
 
 Restore is the emergency path: in ONE transaction it drops the objects that exist now but not in
-the backup (in the schemas the backup holds), then replays the backup with --clean.
+the backup (in the schemas the backup holds), then replays the backup with --clean. Before it
+touches the database, the archive's sha256 must match its sidecar and the expected hash (the
+operator passes the one it recorded), and the path must lie under the backup root.
+
+Backups are private: files 0600, directories the engine creates 0700, whatever the umask.
+`--keep` prunes only this database's own backups (our name pattern with a sidecar naming the
+database) and its stale `.partial` files, never other files in the directory.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ from dbmigrator.engine.results import BackupInfo
 
 _SUFFIX = ".dump"
 _NAME_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+# A `.partial` not written to for this long belongs to a run that died: --keep removes it.
+STALE_PARTIAL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,13 @@ def find_tool(name: str, server_major: int | None) -> str:
     """The client tool of the server's major if installed, else the newest one that is >= it."""
     override = os.environ.get("DBMIGRATOR_PG_BINDIR")
     if override:
-        return str(Path(override) / name)
+        tool = Path(override) / name
+        if not os.access(tool, os.X_OK) or not tool.is_file():
+            raise BackupError(
+                f"no {name} in DBMIGRATOR_PG_BINDIR={override}",
+                hint="point DBMIGRATOR_PG_BINDIR at the PostgreSQL client tools' bin directory",
+            )
+        return str(tool)
     installed = sorted(
         (
             (int(Path(p).parent.parent.name), p)
@@ -100,6 +117,12 @@ def backup_name(dbname: str, version: str | None, now: datetime) -> str:
     return f"{_NAME_RE.sub('_', dbname)}-{stamp}-{version or 'none'}{_SUFFIX}"
 
 
+def backup_name_pattern(dbname: str) -> re.Pattern[str]:
+    """The names `backup_name` gives this database's backups (any time, any version)."""
+    prefix = re.escape(_NAME_RE.sub("_", dbname))
+    return re.compile(rf"^{prefix}-[0-9]{{8}}T[0-9]{{6}}Z-(?:[0-9]+|none){re.escape(_SUFFIX)}$")
+
+
 def write_backup(
     dsn: Dsn,
     out: Path,
@@ -112,10 +135,10 @@ def write_backup(
     """pg_dump -Fc to `out` (a file, or a directory to put a timestamped file in)."""
     now = datetime.now(UTC)
     if out.is_dir() or str(out).endswith("/") or out.suffix == "":
-        out.mkdir(parents=True, exist_ok=True)
+        _make_private_dirs(out)
         target = out / backup_name(dsn.dbname, version, now)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        _make_private_dirs(out.parent)
         target = out
     partial = target.with_name(target.name + ".partial")
     cmd = [
@@ -124,10 +147,16 @@ def write_backup(
     ]  # fmt: skip
     if compress:
         cmd.append(f"--compress={compress}")
-    _run(cmd, dsn, "pg_dump")
-    entries = verify_backup(partial, major)
-    sha256, size = _digest(partial)
-    os.replace(partial, target)
+    # pg_dump opens the file we create, so it keeps mode 0600 whatever the umask.
+    _write_private(partial, b"")
+    try:
+        _run(cmd, dsn, "pg_dump")
+        entries = verify_backup(partial, major)
+        sha256, size = _digest(partial)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     info = BackupInfo(
         file=display_path(target),
         size_bytes=size,
@@ -136,10 +165,59 @@ def write_backup(
         completed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     sidecar = {**info.model_dump(by_alias=True), "database": dsn.dbname, "tocEntries": entries}
-    target.with_name(target.name + ".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    _write_private(sidecar_path(target), (json.dumps(sidecar, indent=2) + "\n").encode())
     if keep is not None and target.parent == out:
-        prune_backups(out, keep)
+        prune_backups(out, keep, dsn.dbname)
     return info
+
+
+def sidecar_path(dump: Path) -> Path:
+    return dump.with_name(dump.name + ".json")
+
+
+def _make_private_dirs(path: Path) -> None:
+    """mkdir -p where every directory created is 0700 (the umask does not widen or narrow it)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    try:
+        if current.exists() and not current.is_dir():
+            raise NotADirectoryError(f"{current} is not a directory")
+        for directory in reversed(missing):
+            directory.mkdir(mode=DIR_MODE)
+            directory.chmod(DIR_MODE)
+    except OSError as exc:
+        raise BackupError(
+            f"cannot create the backup directory {path}: {exc.strerror or exc}",
+            hint="pass an --out in a writable directory",
+        ) from None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write `path` with mode 0600 (also when it existed with another mode), atomically for
+    files with content (a temporary file renamed into place)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp") if data else path
+    try:
+        # O_NOFOLLOW: a symbolic link planted under the backup's name must not redirect the write.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        if tmp != path:
+            os.replace(tmp, path)
+    except OSError as exc:
+        if tmp != path:
+            tmp.unlink(missing_ok=True)
+        raise BackupError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="pass an --out in a writable directory",
+        ) from None
 
 
 def display_path(path: Path) -> str:
@@ -154,33 +232,82 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-def resolve_backup_path(path: Path) -> Path:
-    """A relative --from path is looked up under DBMIGRATOR_BACKUP_ROOT when that is set."""
-    root = os.environ.get("DBMIGRATOR_BACKUP_ROOT")
-    if root and not path.is_absolute() and not path.exists():
-        return Path(root) / path
-    return path
+def resolve_backup_path(path: Path, root: str | None = None) -> Path:
+    """The backup a --from path names, confined to the backup root (DBMIGRATOR_BACKUP_ROOT, set
+    in the operator's Jobs): a relative path is taken under the root, and a path that leaves it
+    (`..`, an absolute path elsewhere, a symbolic link out) is refused. Without a root, the
+    path as given."""
+    root = root if root is not None else os.environ.get("DBMIGRATOR_BACKUP_ROOT")
+    if not root:
+        return path
+    base = Path(root).resolve()
+    candidate = (path if path.is_absolute() else base / path).resolve()
+    if not candidate.is_relative_to(base):
+        raise InputError(
+            f"backup path {path} is outside the backup root {root}",
+            hint="restore a file under DBMIGRATOR_BACKUP_ROOT (a path relative to it)",
+        )
+    return candidate
+
+
+def verify_backup_digest(path: Path, expected: str | None) -> str:
+    """The archive's sha256, after proving it is the backup that was taken: equal to its sidecar
+    (when there is one) and to `expected` (when given). Reads only the file."""
+    if expected is not None and not _SHA256.match(expected.lower()):
+        raise InputError(f"--expect-sha256 {expected!r} is not 64 hexadecimal digits")
+    if not path.is_file():
+        raise InputError(f"backup file {path} does not exist")
+    try:
+        actual, size = _digest(path)
+    except OSError as exc:
+        raise BackupError(f"cannot read the backup {path}: {exc.strerror or exc}") from None
+    recorded: dict[str, Any] | None = None
+    sidecar = sidecar_path(path)
+    if sidecar.exists():
+        try:
+            loaded = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise BackupError(f"cannot read the backup's sidecar {sidecar}: {exc}") from None
+        recorded = loaded if isinstance(loaded, dict) else {}
+    checks = [("the expected sha256", expected.lower() if expected else None)]
+    if recorded is not None:
+        checks.append((f"its sidecar {sidecar.name}", str(recorded.get("sha256") or "")))
+    for source, want in checks:
+        if want is not None and want != actual:
+            raise BackupError(
+                f"backup {path} does not match {source}: sha256 is {actual}, expected "
+                f"{want or 'none'}; refusing to restore (the database is untouched)",
+                hint="the file was changed or replaced after the backup: restore another backup",
+            )
+    if recorded is not None and recorded.get("sizeBytes") not in (None, size):
+        raise BackupError(
+            f"backup {path} is {size} bytes, its sidecar says {recorded.get('sizeBytes')}; "
+            "refusing to restore (the database is untouched)"
+        )
+    return actual
 
 
 def verify_backup(path: Path, major: int | None = None) -> int:
     """Prove the archive is readable: pg_restore --list must parse it. Returns its TOC size."""
     if not path.is_file():
         raise InputError(f"backup file {path} does not exist")
-    proc = subprocess.run(
-        [find_tool("pg_restore", major), "--list", str(path)], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise BackupError(f"{path} is not a readable pg_dump archive: {proc.stderr.strip()[:500]}")
+    proc = _list_archive(path, major)
     return sum(1 for line in proc.stdout.splitlines() if line and not line.startswith(";"))
 
 
 def read_toc(path: Path, major: int | None = None) -> list[TocEntry]:
-    proc = subprocess.run(
-        [find_tool("pg_restore", major), "--list", str(path)], capture_output=True, text=True
-    )
+    return parse_toc(_list_archive(path, major).stdout)
+
+
+def _list_archive(path: Path, major: int | None) -> subprocess.CompletedProcess[str]:
+    tool = find_tool("pg_restore", major)
+    try:
+        proc = subprocess.run([tool, "--list", str(path)], capture_output=True, text=True)
+    except OSError as exc:
+        raise BackupError(f"cannot run {tool}: {exc.strerror or exc}") from None
     if proc.returncode != 0:
         raise BackupError(f"{path} is not a readable pg_dump archive: {proc.stderr.strip()[:500]}")
-    return parse_toc(proc.stdout)
+    return proc
 
 
 def parse_toc(listing: str) -> list[TocEntry]:
@@ -202,14 +329,46 @@ def parse_toc(listing: str) -> list[TocEntry]:
     return out
 
 
-def prune_backups(directory: Path, keep: int) -> list[Path]:
-    dumps = sorted(directory.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+def prune_backups(
+    directory: Path, keep: int, dbname: str, *, now: float | None = None
+) -> list[Path]:
+    """Keep the newest `keep` of this database's own backups in `directory`; remove the older
+    ones with their sidecars, and this database's `.partial` files nobody wrote to for
+    STALE_PARTIAL_SECONDS. A backup is ours when its name has our pattern and its sidecar names
+    this database: other databases' dumps and files people put there are never touched."""
+    pattern = backup_name_pattern(dbname)
+    ours = [p for p in directory.iterdir() if pattern.match(p.name) and _sidecar_names(p, dbname)]
     removed = []
-    for old in dumps[keep:]:
+    for old in sorted(ours, key=_stamp, reverse=True)[keep:]:
         old.unlink(missing_ok=True)
-        old.with_name(old.name + ".json").unlink(missing_ok=True)
+        sidecar_path(old).unlink(missing_ok=True)
         removed.append(old)
+    cutoff = (time.time() if now is None else now) - STALE_PARTIAL_SECONDS
+    for partial in directory.glob(f"*{_SUFFIX}.partial"):
+        if pattern.match(partial.name.removesuffix(".partial")) and _mtime(partial) < cutoff:
+            partial.unlink(missing_ok=True)
+            removed.append(partial)
     return removed
+
+
+def _stamp(path: Path) -> str:
+    """`<db>-<YYYYmmddTHHMMSSZ>-<version>.dump` -> the timestamp (sorts like time)."""
+    return path.name.rsplit("-", 2)[-2]
+
+
+def _sidecar_names(dump: Path, dbname: str) -> bool:
+    try:
+        data = json.loads(sidecar_path(dump).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("database") == dbname
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def restore_backup(dsn: Dsn, conn: psycopg.Connection[Any], path: Path) -> int:
@@ -313,7 +472,13 @@ def _digest(path: Path) -> tuple[str, int]:
 
 def _run(cmd: list[str], dsn: Dsn, what: str) -> None:
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=client_env(dsn))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=client_env(dsn))
+    except OSError as exc:
+        raise BackupError(
+            f"cannot run {cmd[0]}: {exc.strerror or exc}",
+            hint="install the PostgreSQL client tools or set DBMIGRATOR_PG_BINDIR",
+        ) from None
     if proc.returncode != 0:
         err = scrub(proc.stderr.strip(), dsn)
         raise BackupError(f"{what} failed after {time.monotonic() - started:.1f}s: {err[-1500:]}")

@@ -2,6 +2,9 @@
 
 Pure: parses text into typed settings and reports mistakes with the file and the key at fault.
 The same shape is `spec.validation` of a DatabaseMigration, so the operator passes it through.
+Every probe and query is parsed with the PostgreSQL grammar when the file is read: exactly one
+statement of an allowed kind (a COMMIT would end the rolled-back transaction, and with it
+`SET LOCAL ROLE`, and let what follows persist as the migrator).
 """
 
 from __future__ import annotations
@@ -10,10 +13,55 @@ import json
 from typing import Any, Literal
 
 import yaml
+from pglast import parser as pg_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from dbmigrator.engine.errors import InputError
+
+# What a probe may be: one query or write, as a PostgREST client could send. A timed query runs
+# in a read-only transaction, so only SELECT (also VALUES, TABLE) makes sense there.
+PROBE_STATEMENTS = {
+    "SelectStmt": "SELECT", "InsertStmt": "INSERT", "UpdateStmt": "UPDATE",
+    "DeleteStmt": "DELETE", "MergeStmt": "MERGE",
+}  # fmt: skip
+QUERY_STATEMENTS = {"SelectStmt": "SELECT"}
+DEFAULT_QUERY_TIMEOUT = "30s"
+_TIMEOUT = r"^[0-9]+(\.[0-9]+)?\s*(us|ms|s|min|h|d)?$"
+
+
+def check_single_statement(text: str, allowed: dict[str, str]) -> str | None:
+    """What is wrong with `text` as a probe or timed query (None when it is one statement of an
+    allowed kind). Pure: the PostgreSQL grammar via libpg_query."""
+    try:
+        statements = pg_parser.parse_sql(text)
+    except pg_parser.ParseError as exc:
+        return f"is not valid SQL: {exc}"
+    kinds = [type(raw.stmt).__name__ for raw in statements or ()]
+    if len(kinds) != 1:
+        return (
+            f"must be exactly one SQL statement, found {len(kinds)}"
+            " (it runs in a transaction that is rolled back; a COMMIT or a second statement "
+            "could change the database)"
+        )
+    if kinds[0] not in allowed:
+        what = (
+            "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT)"
+            if kinds[0] == "TransactionStmt"
+            else f"a {kinds[0].removesuffix('Stmt').upper()} statement"
+        )
+        return f"must be {' or '.join(sorted(set(allowed.values())))}, not {what}"
+    into = getattr(statements[0].stmt, "intoClause", None)
+    if into is not None:
+        return "SELECT ... INTO creates a table; select without INTO"
+    return None
+
+
+def _require_single_statement(sql: str, allowed: dict[str, str], what: str) -> str:
+    problem = check_single_statement(sql, allowed)
+    if problem:
+        raise ValueError(f"{what} {problem}")
+    return sql
 
 
 class _Model(BaseModel):
@@ -42,6 +90,11 @@ class RoleProbe(_Model):
     )
     name: str | None = Field(default=None, description="Label shown in reports.")
 
+    @field_validator("sql")
+    @classmethod
+    def _one_statement(cls, sql: str) -> str:
+        return _require_single_statement(sql, PROBE_STATEMENTS, "a role probe")
+
     @property
     def label(self) -> str:
         return self.name or f"{self.role}: {' '.join(self.sql.split())[:60]}"
@@ -65,6 +118,16 @@ class TimedQuery(_Model):
     repeat: int = Field(
         default=5, ge=1, le=100, description="Runs per measurement; the median counts."
     )
+    statement_timeout: str = Field(
+        default=DEFAULT_QUERY_TIMEOUT,
+        pattern=_TIMEOUT,
+        description="PostgreSQL statement_timeout of each run, e.g. 30s or 500ms.",
+    )
+
+    @field_validator("sql")
+    @classmethod
+    def _one_select(cls, sql: str) -> str:
+        return _require_single_statement(sql, QUERY_STATEMENTS, "a timed query")
 
 
 class SecuritySettings(_Model):
@@ -110,9 +173,22 @@ def parse_checks(text: str, source: str) -> ChecksConfig:
         return ChecksConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}{_label(data, err['loc'])}: {err['msg']}"
+            for err in exc.errors()
         )
         raise InputError(f"invalid checks: {problems}", file=source) from None
+
+
+def _label(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """` (name)` of the probe or query an error points into, so a long list is searchable."""
+    if len(loc) < 2 or loc[0] not in ("roleProbes", "queries") or not isinstance(loc[1], int):
+        return ""
+    items = data.get(str(loc[0]))
+    item = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
+    if not isinstance(item, dict):
+        return ""
+    name = item.get("name") or (f"role {item['role']}" if item.get("role") else None)
+    return f" ({name})" if name else ""
 
 
 def render_checks_json(config: ChecksConfig) -> str:

@@ -23,12 +23,7 @@ def read_migration_dir(path: Path) -> MigrationSet:
     for entry in sorted(path.iterdir()):
         if entry.name.startswith(".") or not entry.name.endswith(".sql") or not entry.is_file():
             continue
-        try:
-            files.append((entry.name, entry.read_text(encoding="utf-8")))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start})", file=str(entry)) from None
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", file=str(entry)) from None
+        files.append((entry.name, _read_text(entry)))
     return build_migration_set(str(path), files)
 
 
@@ -37,10 +32,20 @@ def read_checks(path: Path | None, inline_json: str | None, directory: Path) -> 
     if path is not None:
         if not path.is_file():
             raise InputError(f"checks file {path} does not exist")
-        return parse_checks(path.read_text(encoding="utf-8"), str(path))
+        return parse_checks(_read_text(path), str(path))
     if inline_json:
         return parse_checks(inline_json, "DBMIGRATOR_CHECKS_JSON")
     default = directory / "checks.yaml"
     if default.is_file():
-        return parse_checks(default.read_text(encoding="utf-8"), str(default))
+        return parse_checks(_read_text(default), str(default))
     return ChecksConfig()
+
+
+def _read_text(path: Path) -> str:
+    """A file's UTF-8 text, or an InputError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None

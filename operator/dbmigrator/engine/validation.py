@@ -4,7 +4,9 @@ Tracking rows; every object the applied files create (found by parsing them); RL
 have policies; tables reachable by anon/authenticated without RLS; role probes under SET ROLE with
 request.jwt.claims, as PostgREST runs them; foreign keys without a covering index; configured
 queries timed with EXPLAIN (ANALYZE) against a baseline taken before the migration. Every probe
-and timing runs in a transaction that is rolled back, so validation never changes data.
+and timing is one statement (checked when the checks file is read) run in a transaction that is
+rolled back; timed queries also run READ ONLY under their statement_timeout, so validation
+never changes data.
 """
 
 from __future__ import annotations
@@ -120,7 +122,13 @@ def time_query(conn: psycopg.Connection[Any], query: TimedQuery) -> float:
     text = query.sql.strip().rstrip(";")
     samples = []
     for i in range(query.repeat + 1):
+        # Read-only and always rolled back: EXPLAIN ANALYZE executes the query, and it runs as
+        # the migrator. The checks file allows one SELECT only; this holds even if it wrote.
         with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute("SET TRANSACTION READ ONLY")
+            cur.execute(
+                "SELECT set_config('statement_timeout', %s, true)", [query.statement_timeout]
+            )
             cur.execute(b"EXPLAIN (ANALYZE, FORMAT JSON) " + text.encode())
             row = cur.fetchone()
         plan = row[0] if row else None

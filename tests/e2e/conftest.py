@@ -67,7 +67,7 @@ class Operator:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [str(CLI), "operator", "--all-namespaces", "--standalone", "--metrics-port", "0",
-                 "--liveness-port", "0"],
+                 "--liveness-port", "0", "--allowed-source-images", "localhost/"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )  # fmt: skip
 

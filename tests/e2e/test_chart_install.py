@@ -89,11 +89,7 @@ def setup(
     suffix = secrets.token_hex(3)
     shop_ns, other_ns = f"chart-shop-{suffix}", f"chart-other-{suffix}"
     tmp = tmp_path_factory.mktemp(f"chart-{mode.name}")
-    # The local node agent reports every pod as qosClass BestEffort (tools/localcluster/
-    # podstatus.py), which the API server refuses for a Burstable pod, so its status never
-    # updates: the Jobs run here without the chart's default resources until a real kubelet
-    # runs them (the defaults are covered by tests/unit/test_chart.py and test_jobs.py).
-    values = ["jobDefaults.resources=null"]
+    values: list[str] = []  # the chart's defaults, Job requests and limits included
     if mode.clusterwide:
         values += ["allNamespaces=true"]  # the explicit opt-in
     else:

@@ -950,3 +950,29 @@ def test_an_oom_killed_engine_is_reported_as_such() -> None:
     done = plan_reconcile(s, first.status, Observed(OWNER, 1, NOW, jobs=(job,), source=listing()))
     assert isinstance(done.step, Fail) and done.step.reason == "OOMKilled"
     assert "limits.memory" in (done.status.message or "")
+
+
+def test_an_interrupted_step_is_retried_unless_its_deadline_stopped_it() -> None:
+    """A pod deleted or evicted mid-migration: the engine rolled back and said `interrupted`."""
+    s = make_spec(phases=[], backup={"enabled": False}, rehearsal={"enabled": False})
+    first = plan_reconcile(s, DatabaseMigrationStatus(), Observed(OWNER, 1, NOW, source=listing()))
+    assert isinstance(first.step, CreateJob)
+    interrupted = RunResult(
+        command="up", ok=False, exit_code=143,
+        error=ErrorInfo(kind="interrupted", message="stopped by SIGTERM"),
+    )  # fmt: skip
+    message = render_compact(interrupted)
+
+    def after(failure_reason: str | None) -> Any:
+        job = ObservedJob(first.step.job_name, "Failed", step="migrate-1", generation=1,
+                          termination_message=message, exit_code=143,
+                          failure_reason=failure_reason)  # fmt: skip
+        return plan_reconcile(
+            s, first.status, Observed(OWNER, 1, NOW, jobs=(job,), source=listing())
+        )
+
+    retried = after("BackoffLimitExceeded: Job has reached the specified backoff limit")
+    assert isinstance(retried.step, Wait) and retried.step.reason == "Interrupted"
+    assert "attempt 2" in retried.step.message
+    stopped = after("DeadlineExceeded: Job was active longer than specified deadline")
+    assert isinstance(stopped.step, Fail)

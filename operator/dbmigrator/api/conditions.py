@@ -54,6 +54,7 @@ class Reason(StrEnum):
     INVALID_MIGRATIONS = "InvalidMigrations"
     DATABASE_UNREACHABLE = "DatabaseUnreachable"
     DATABASE_LOCKED = "DatabaseLocked"
+    INTERRUPTED = "Interrupted"  # the Job's pod was stopped (deleted, evicted): retried
     JOB_FAILED = "JobFailed"
     # What the kubelet reports about a Job's pod (its own reason words, Stalled=True).
     OOM_KILLED = "OOMKilled"

@@ -566,6 +566,9 @@ class RunState(_Model):
         default=None, description="No new attempt before this time (RFC 3339)."
     )
     last_error: str | None = Field(default=None, description="Last transient error.")
+    last_reason: str | None = Field(
+        default=None, description="The reason of the last transient error (e.g. Interrupted)."
+    )
     failure: RunFailure | None = Field(default=None, description="The failure, if any.")
     backup_file: str | None = Field(
         default=None, description="This run's backup, relative to the volume (for Restore)."

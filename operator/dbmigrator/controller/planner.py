@@ -79,7 +79,13 @@ from dbmigrator.controller.steps import (
 )
 from dbmigrator.engine.results import RunResult
 
-TRANSIENT_KINDS = {"database": Reason.DATABASE_UNREACHABLE, "lock": Reason.DATABASE_LOCKED}
+# Engine error kinds that a new attempt of the same step may get past. `interrupted`: the pod
+# was stopped by a signal (deleted, evicted, its node drained); the engine rolled the file back.
+TRANSIENT_KINDS = {
+    "database": Reason.DATABASE_UNREACHABLE,
+    "lock": Reason.DATABASE_LOCKED,
+    "interrupted": Reason.INTERRUPTED,
+}
 
 __all__ = [
     "Blocked",
@@ -284,7 +290,7 @@ def _advance(
         if remaining > 0:
             step = current_step(run, status.current_version)
             return Wait(
-                Reason.DATABASE_UNREACHABLE,
+                run.last_reason or Reason.DATABASE_UNREACHABLE,
                 f"retrying {step.step if step else 'the step'} in {int(remaining)}s "
                 f"(attempt {run.attempt + 1} of {spec.job.max_retries + 1}): {run.last_error}",
                 step=step.step if step else None,
@@ -377,6 +383,8 @@ def _record(
         return RecordResult(job, step, run, result, "failed", Reason.OOM_KILLED)
     error_kind = result.error.kind if result is not None and result.error is not None else None
     transient = TRANSIENT_KINDS.get(error_kind or "")
+    if error_kind == "interrupted" and "DeadlineExceeded" in (job.failure_reason or ""):
+        transient = None  # stopped by its own activeDeadlineSeconds: another try would be too
     if transient is not None:
         can_retry = run.generation == observed.generation and run.attempt < spec.job.max_retries
         return RecordResult(job, step, run, result, "retry" if can_retry else "failed", transient)

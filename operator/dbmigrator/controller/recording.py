@@ -162,7 +162,12 @@ def _record_run(
         attempt = run.attempt + 1
         retry_at = observed.now + timedelta(seconds=backoff_seconds(attempt))
         return run.model_copy(
-            update={"attempt": attempt, "retry_after": format_time(retry_at), "last_error": message}
+            update={
+                "attempt": attempt,
+                "retry_after": format_time(retry_at),
+                "last_error": message,
+                "last_reason": rec.reason,
+            }
         )
     applied = len(result.applied) if result is not None and step_kind(rec.step) == "migrate" else 0
     reverted = len(result.reverted) if result is not None else 0
@@ -181,6 +186,7 @@ def _record_run(
         "attempt": 0,
         "retry_after": None,
         "last_error": None,
+        "last_reason": None,
     }
     if (
         run.start_version is None

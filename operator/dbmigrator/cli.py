@@ -365,7 +365,11 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
             "pass --yes to confirm"
         )
     dsn = ctx.resolve_dsn()
-    engine = ctx.engine()
+    # The migrations only serve the validation after the restore; the operator's restore Job
+    # mounts none (it needs only the backup volume).
+    engine = ctx.engine() if ctx.directory.is_dir() else None
+    if engine is None:
+        ctx.progress.info(f"no migrations directory {ctx.directory}: no validation after restore")
     source = resolve_backup_path(source)
     sha256 = verify_backup_digest(source, expect_sha256)
     if expect_sha256 is None and not sidecar_path(source).exists():
@@ -386,7 +390,7 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
         after = current_version(tracking.read_applied(conn))
     if dropped:
         ctx.progress.info(f"dropped {dropped} object(s) created after the backup")
-    result = engine.validate() if engine.migrations.migrations else None
+    result = engine.validate() if engine is not None and engine.migrations.migrations else None
     _finish(ctx, RunResult(
         command="restore", ok=result.ok if result else True, exit_code=result.exit_code if result else 0,
         database=dsn.dbname, from_version=before, current_version=after,

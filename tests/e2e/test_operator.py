@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import REPO, Operator, Shop, kubectl, shop_resource, wait_for
+from tests.unit.test_argocd_health import run_health
 
 pytestmark = pytest.mark.e2e
 
@@ -128,15 +129,37 @@ def test_operator_killed_mid_migration_adopts_the_job(shop: Shop, operator: Oper
     assert runs == []
 
 
-def test_missing_secret_is_a_condition_then_recovers(shop: Shop) -> None:
+def test_a_late_secret_is_waited_for_then_the_run_goes_on(shop: Shop) -> None:
+    """GitOps applies the Secret moments later (External Secrets, Sealed Secrets, a later wave):
+    Progressing meanwhile, for Argo CD too, never Degraded; then Ready."""
     shop.kubectl("delete", "secret", "shop-db-credentials")
     shop.apply(shop_resource(shop.namespace, "003", phases=[], backup={"enabled": False},
                              rehearsal={"enabled": False}))  # fmt: skip
+    wait_for("WaitingForSecret",
+             lambda: shop.condition("Reconciling").get("reason") == "WaitingForSecret", timeout=60)  # fmt: skip
+    assert shop.condition("Stalled")["status"] == "False"
+    assert "shop-db-credentials" in shop.condition("Reconciling")["message"]
+    assert run_health(shop.resource())[0] == "Progressing"
+    assert shop.jobs() == []
+    shop.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db-credentials"},
+                "stringData": {"uri": shop.dsn}})  # fmt: skip
+    st = shop.wait_settled(timeout=120)["status"]
+    assert st["phase"] == "Succeeded", st.get("message")
+    assert run_health(shop.resource())[0] == "Healthy"
+    assert st.get("waitingSince") is None
+
+
+def test_a_secret_that_never_comes_stalls_then_recovers(shop: Shop) -> None:
+    shop.kubectl("delete", "secret", "shop-db-credentials")
+    shop.apply(shop_resource(shop.namespace, "003", phases=[], backup={"enabled": False},
+                             rehearsal={"enabled": False}, dependencyTimeoutSeconds=3))  # fmt: skip
     wait_for(
         "SecretNotFound",
         lambda: shop.condition("Ready").get("reason") == "SecretNotFound",
         timeout=60,
     )
+    assert shop.condition("Stalled")["status"] == "True"
+    assert run_health(shop.resource())[0] == "Degraded"
     assert "shop-db-credentials" in shop.condition("Ready")["message"]
     assert shop.jobs() == []
     shop.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db-credentials"},

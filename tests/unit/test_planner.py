@@ -604,11 +604,11 @@ def observed(**kw: Any) -> Observed:
 
 
 BLOCKED_CASES: list[tuple[str, dict[str, Any], str | None, dict[str, Any], str, str]] = [
-    ("secret missing", {}, None, {"secret_found": False}, "SecretNotFound",
+    ("secret missing", {"dependencyTimeoutSeconds": 0}, None, {"secret_found": False}, "SecretNotFound",
      "spec.database.secretRef.name"),
-    ("key missing", {}, None, {"secret_key_found": False}, "SecretKeyNotFound",
+    ("key missing", {"dependencyTimeoutSeconds": 0}, None, {"secret_key_found": False}, "SecretKeyNotFound",
      "spec.database.secretRef.key"),
-    ("configmap missing", {}, None, {"config_map_found": False}, "ConfigMapNotFound",
+    ("configmap missing", {"dependencyTimeoutSeconds": 0}, None, {"config_map_found": False}, "ConfigMapNotFound",
      "spec.source.configMap.name"),
     ("target not in source", {"targetVersion": "009"}, None, {}, "TargetVersionNotFound",
      "spec.targetVersion"),
@@ -704,8 +704,8 @@ TABLE: list[tuple[str, DatabaseMigrationSpec, DatabaseMigrationStatus, Observed,
     ("lowered target backs up first", make_spec(targetVersion="003",
      backup={"volumeClaimName": "p"}), status_with("008"), observed(), CreateJob,
      "shop-g1-backup"),
-    ("secret gone in the middle of a run", make_spec(), status_with("003", RUNNING),
-     observed(secret_found=False), Blocked, ""),
+    ("secret gone in the middle of a run", make_spec(dependencyTimeoutSeconds=0),
+     status_with("003", RUNNING), observed(secret_found=False), Blocked, ""),
 ]  # fmt: skip
 
 
@@ -976,3 +976,44 @@ def test_an_interrupted_step_is_retried_unless_its_deadline_stopped_it() -> None
     assert "attempt 2" in retried.step.message
     stopped = after("DeadlineExceeded: Job was active longer than specified deadline")
     assert isinstance(stopped.step, Fail)
+
+
+@pytest.mark.parametrize(
+    ("obs", "waiting", "stalled"),
+    [
+        ({"secret_found": False}, "WaitingForSecret", "SecretNotFound"),
+        ({"secret_key_found": False}, "WaitingForSecretKey", "SecretKeyNotFound"),
+        ({"config_map_found": False}, "WaitingForConfigMap", "ConfigMapNotFound"),
+    ],
+)
+def test_a_late_dependency_is_waited_for_then_stalls(
+    obs: dict[str, Any], waiting: str, stalled: str
+) -> None:
+    """GitOps often delivers the Secret moments later (External Secrets, a later wave)."""
+    spec = make_spec(dependencyTimeoutSeconds=60)
+    first = plan_reconcile(spec, status_with(None), observed(**obs))
+    assert isinstance(first.step, Wait) and first.step.reason == waiting
+    assert "Stalled in 60s" in first.step.message and first.step.requeue_after == 5.0
+    assert first.status.waiting_since == "2026-11-24T22:00:00Z"
+    ready = {c.type: (c.status, c.reason) for c in first.status.conditions}
+    assert ready["Reconciling"] == ("True", waiting) and ready["Stalled"][0] == "False"
+    later = replace(observed(**obs), now=NOW + timedelta(seconds=30))
+    second = plan_reconcile(spec, first.status, later)
+    assert isinstance(second.step, Wait) and "Stalled in 30s" in second.step.message
+    assert second.status.waiting_since == first.status.waiting_since, "the clock is not reset"
+    late = replace(observed(**obs), now=NOW + timedelta(seconds=61))
+    third = plan_reconcile(spec, second.status, late)
+    assert isinstance(third.step, Blocked) and third.step.reason == stalled
+    still = plan_reconcile(spec, third.status, replace(late, now=late.now + timedelta(seconds=10)))
+    assert isinstance(still.step, Blocked), "it stays Stalled; no new wait begins"
+    arrived = plan_reconcile(spec, third.status, replace(observed(), now=late.now))
+    assert isinstance(arrived.step, CreateJob)
+    assert arrived.status.waiting_since is None
+
+
+def test_a_new_generation_waits_anew() -> None:
+    spec = make_spec(dependencyTimeoutSeconds=60)
+    first = plan_reconcile(spec, status_with(None), observed(secret_found=False))
+    late = replace(observed(secret_found=False), now=NOW + timedelta(seconds=90), generation=2)
+    again = plan_reconcile(spec, first.status, late)
+    assert isinstance(again.step, Wait) and "Stalled in 60s" in again.step.message

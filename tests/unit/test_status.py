@@ -200,7 +200,7 @@ def test_failure_is_stalled_with_the_engine_error() -> None:
 
 
 def test_blocked_is_stalled_and_decided() -> None:
-    sim = Sim(make_spec())
+    sim = Sim(make_spec(dependencyTimeoutSeconds=0))
     r = sim.reconcile(secret_found=False)
     assert isinstance(r.step, Blocked)
     assert kstatus(r.status) == ("False", "False", "True")

@@ -37,6 +37,10 @@ class Reason(StrEnum):
     ROLLING_BACK = "RollingBack"
     RESTORING = "Restoring"
     WAITING_FOR_JOB = "WaitingForJob"
+    # An input that may still arrive (spec.dependencyTimeoutSeconds), then its *NotFound reason.
+    WAITING_FOR_SECRET = "WaitingForSecret"  # noqa: S105 - a reason, not a secret
+    WAITING_FOR_SECRET_KEY = "WaitingForSecretKey"  # noqa: S105 - a reason, not a secret
+    WAITING_FOR_CONFIG_MAP = "WaitingForConfigMap"
     SUSPENDING = "Suspending"
     # Outcomes.
     SUCCEEDED = "Succeeded"

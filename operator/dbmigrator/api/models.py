@@ -394,6 +394,15 @@ class DatabaseMigrationSpec(_Model):
     rollback: RollbackSpec = Field(
         default_factory=RollbackSpec, description="What to do when a migration fails."
     )
+    dependency_timeout_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        alias="dependencyTimeoutSeconds",
+        description="How long a missing Secret, Secret key or ConfigMap is waited for "
+        "(Progressing, reason WaitingFor...) before the resource is Stalled: in GitOps they often "
+        "arrive moments later (External Secrets, Sealed Secrets, a later sync wave).",
+    )
     suspend: bool = Field(
         default=False,
         description="Stop starting Jobs; a running Job is deleted (its current migration's "
@@ -619,6 +628,11 @@ class DatabaseMigrationStatus(_Model):
         default_factory=list, description="Ready, Reconciling, Stalled, BackupReady, Validated."
     )
     last_job: LastJob | None = Field(default=None, description="The most recent Job.")
+    waiting_since: str | None = Field(
+        default=None,
+        alias="waitingSince",
+        description="Since when this generation waits for a missing Secret or ConfigMap.",
+    )
     run: RunState | None = Field(
         default=None, description="The current (or last) run: the operator's memory."
     )

@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from dbmigrator.api.conditions import Reason
+from dbmigrator.api.conditions import Reason, find_condition
 from dbmigrator.api.constants import ANNOTATION_RETRY
 from dbmigrator.api.models import (
     DatabaseMigrationSpec,
@@ -218,14 +218,14 @@ def _start_run(
 
 def _new_run(
     spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
-) -> RunState | Done | Blocked:
+) -> RunState | Done | Blocked | Wait:
     current = status.current_version
     target = spec.target_version
     if vint(target) == vint(current) and (current is not None or vint(target) == 0):
         return Done(None)
     blocked = check_inputs(spec, observed) or check_spec(spec, status, observed.source)
     if blocked is not None:
-        return blocked
+        return await_dependency(spec, status, observed, blocked)
     operation: Literal["upgrade", "rollback"] = (
         "rollback" if current is not None and vint(target) < vint(current) else "upgrade"
     )
@@ -250,6 +250,56 @@ def _new_run(
         retry_token=observed.retry_token,
         source_digest=observed.source.digest if observed.source else None,
         started_at=format_time(observed.now),
+    )
+
+
+# A missing input that GitOps often delivers moments later: wait (Progressing) before Stalled.
+LATE_DEPENDENCIES: dict[str, str] = {
+    Reason.SECRET_NOT_FOUND: Reason.WAITING_FOR_SECRET,
+    Reason.SECRET_KEY_NOT_FOUND: Reason.WAITING_FOR_SECRET_KEY,
+    Reason.CONFIG_MAP_NOT_FOUND: Reason.WAITING_FOR_CONFIG_MAP,
+}
+DEPENDENCY_POLL_SECONDS = 5.0
+
+
+def await_dependency(
+    spec: DatabaseMigrationSpec,
+    status: DatabaseMigrationStatus,
+    observed: Observed,
+    blocked: Blocked,
+) -> Blocked | Wait:
+    """A missing Secret, key or ConfigMap is waited for until spec.dependencyTimeoutSeconds have
+    passed since this generation began waiting (status.waitingSince), then it is Blocked."""
+    waiting = LATE_DEPENDENCIES.get(blocked.reason)
+    if waiting is None:
+        return blocked
+    stalled = find_condition(status.conditions, "Stalled")
+    if (
+        stalled is not None
+        and stalled.status == "True"
+        and stalled.reason == blocked.reason
+        and stalled.observed_generation == observed.generation
+    ):
+        return blocked  # this generation already waited its time
+    # The clock runs while this generation waits: the Reconciling condition says which
+    # generation the last wait was for (status.observedGeneration moves only when decided).
+    reconciling = find_condition(status.conditions, "Reconciling")
+    same_generation = (
+        reconciling is not None
+        and reconciling.reason in LATE_DEPENDENCIES.values()
+        and reconciling.observed_generation == observed.generation
+    )
+    since = status.waiting_since if same_generation and status.waiting_since else None
+    started = parse_time(since) if since else observed.now
+    left = spec.dependency_timeout_seconds - (observed.now - started).total_seconds()
+    if left <= 0:
+        return blocked
+    return Wait(
+        waiting,
+        f"waiting for it to appear: {blocked.message}; Stalled in {int(left + 0.999)}s "
+        f"(spec.dependencyTimeoutSeconds {spec.dependency_timeout_seconds})",
+        requeue_after=min(DEPENDENCY_POLL_SECONDS, left),
+        waiting_since=format_time(started),
     )
 
 
@@ -319,7 +369,7 @@ def _advance(
         return _record(spec, observed, run, step.step, job)
     blocked = check_inputs(spec, observed)
     if blocked is not None:
-        return blocked
+        return await_dependency(spec, status, observed, blocked)
     if step.step == "restore" and not run.backup_file:
         return Fail(run, Reason.RESTORE_FAILED, describe_failure(run) + "; no backup to restore")
     request = JobRequest(

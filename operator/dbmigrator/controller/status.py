@@ -106,6 +106,12 @@ def apply_step(
     step: Step,
 ) -> DatabaseMigrationStatus:
     """The status after `step` (for CreateJob/DeleteJob: after the handler executed it)."""
+    if isinstance(step, Wait | Blocked):
+        waiting = step.waiting_since if isinstance(step, Wait) else status.waiting_since
+    else:
+        waiting = None
+    if waiting != status.waiting_since:
+        status = status.model_copy(update={"waiting_since": waiting})
     now = format_time(observed.now)
     gen = observed.generation
     if isinstance(step, CreateJob):

@@ -40,6 +40,7 @@ class Wait:
     step: str | None = None
     run: RunState | None = None
     requeue_after: float | None = JOB_POLL_SECONDS
+    waiting_since: str | None = None  # set while waiting for a missing input (status.waitingSince)
 
 
 @dataclass(frozen=True)

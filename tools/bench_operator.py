@@ -46,6 +46,7 @@ class Recorder:
         self.job_created: dict[str, float] = {}
         self.job_complete: dict[str, float] = {}
         self.status_has_job: dict[str, float] = {}
+        self.first_status: dict[str, float] = {}
         self.ready: dict[str, float] = {}
         self._stop = threading.Event()
 
@@ -82,6 +83,8 @@ class Recorder:
                     now = time.monotonic()
                     obj = ev["object"]
                     st = obj.get("status") or {}
+                    if st.get("conditions"):
+                        self.first_status.setdefault(obj["metadata"]["name"], now)
                     for rec in (st.get("run") or {}).get("completed") or []:
                         if rec.get("job"):
                             self.status_has_job.setdefault(rec["job"], now)
@@ -177,6 +180,7 @@ def main() -> int:
             # 1 + 2: sequential samples, one database each, target 001 (one quick Job).
             dbs = make_databases(pg, args.samples, "lat")
             first_job: list[float] = []
+            first_write: list[float] = []
             to_status: list[float] = []
             for i, db in enumerate(dbs):
                 name = f"lat-{i}"
@@ -197,6 +201,7 @@ def main() -> int:
                 ):
                     raise SystemExit(f"sample {name} did not finish: see {state / 'operator.log'}")
                 first_job.append(recorder.job_created[job] - t0)
+                first_write.append(recorder.first_status[name] - t0)
                 to_status.append(recorder.status_has_job[job] - recorder.job_complete[job])
 
             # 3: N resources against N databases at once (three phases each: 3 Jobs per resource).
@@ -230,16 +235,22 @@ def main() -> int:
         "",
         f"Measured by `make bench-operator` (`tools/bench_operator.py --samples {args.samples} "
         f"--concurrent {args.concurrent}`) on {os.cpu_count()} cores: the real local control "
-        "plane, a real PostgreSQL, the operator as a local process; the Jobs run as local "
-        "processes on the same 2 cores. Latencies are taken by watches in the benchmark process "
-        "(one clock for both ends).",
+        "plane with its real node (kubelet + containerd), a real PostgreSQL, the operator as a "
+        "local process; every Job runs in a container of the project's image on the same 2 "
+        "cores. Latencies are taken by watches in the benchmark process (one clock for both "
+        "ends).",
         "",
-        "| measure | p50 | p90 | max | target |",
-        "|---|---|---|---|---|",
+        "| measure | p50 | p90 | p99 | max | target |",
+        "|---|---|---|---|---|---|",
+        f"| resource applied → first status write, Reconciling=True ({len(first_write)} samples) "
+        f"| {statistics.median(first_write) * 1000:.0f} ms | {pct(first_write, 0.9) * 1000:.0f} ms "
+        f"| {pct(first_write, 0.99) * 1000:.0f} ms | {max(first_write) * 1000:.0f} ms | p99 < 1 s |",
         f"| resource applied → first Job created ({len(first_job)} samples) | {statistics.median(first_job) * 1000:.0f} ms "
-        f"| {pct(first_job, 0.9) * 1000:.0f} ms | {max(first_job) * 1000:.0f} ms | p50 < 1 s |",
+        f"| {pct(first_job, 0.9) * 1000:.0f} ms | {pct(first_job, 0.99) * 1000:.0f} ms "
+        f"| {max(first_job) * 1000:.0f} ms | p50 < 1 s |",
         f"| Job Complete → status records it ({len(to_status)} samples) | {statistics.median(to_status) * 1000:.0f} ms "
-        f"| {pct(to_status, 0.9) * 1000:.0f} ms | {max(to_status) * 1000:.0f} ms | p50 < 1 s |",
+        f"| {pct(to_status, 0.9) * 1000:.0f} ms | {pct(to_status, 0.99) * 1000:.0f} ms "
+        f"| {max(to_status) * 1000:.0f} ms | p50 < 1 s |",
         "",
         f"{n} resources against {n} databases applied at once (the shop to 008 in three phases, "
         f"{3 * n} Jobs): {len(done)}/{n} Ready after **{total:.0f} s**; the operator's peak RSS "

@@ -67,6 +67,12 @@ class Reconciler:
         for job_name in observed.jobs_to_delete:  # recorded as failed by plan_reconcile
             self.kube.delete_job(namespace, job_name)
             log.info("%s/%s: deleted Job %s (its pod cannot start)", namespace, name, job_name)
+        if isinstance(step, CreateJob) and result.status != status:
+            # Reconciling=True first: GitOps health checks (kstatus, Flux, Argo CD) must see
+            # this generation in progress before anything else happens. Creating the Job is
+            # idempotent, so a Job that fails to be created is simply created next time.
+            self.kube.patch_status(namespace, name, render_status_patch(result.status))
+            status = result.status
         if isinstance(step, CreateJob):
             job_spec = apply_job_defaults(spec, self.job_defaults)
             manifest = build_job(step.request, job_spec, ref, self.default_image)

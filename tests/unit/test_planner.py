@@ -1017,3 +1017,35 @@ def test_a_new_generation_waits_anew() -> None:
     late = replace(observed(secret_found=False), now=NOW + timedelta(seconds=90), generation=2)
     again = plan_reconcile(spec, first.status, late)
     assert isinstance(again.step, Wait) and "Stalled in 60s" in again.step.message
+
+
+def test_a_job_whose_pod_was_taken_away_without_a_result_is_retried() -> None:
+    """`kubectl delete pod` mid-run: the Job fails at once and its pod may be gone before the
+    engine's `interrupted` result could be read. A crash that leaves its pod is not retried."""
+    s = make_spec(phases=[], backup={"enabled": False}, rehearsal={"enabled": False})
+    first = plan_reconcile(s, DatabaseMigrationStatus(), Observed(OWNER, 1, NOW, source=listing()))
+    assert isinstance(first.step, CreateJob)
+    terminating = _pod("ContainerCreating")
+    terminating["metadata"]["deletionTimestamp"] = "2026-11-24T22:00:05Z"
+    evicted = _pod("ContainerCreating")
+    evicted["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True"}]
+    crashed = _pod("ContainerCreating")
+
+    def after(pods: list[dict[str, Any]], reason: str = "BackoffLimitExceeded") -> Any:
+        body = _job_json(failed=True)
+        body["status"]["conditions"][0]["reason"] = reason
+        job = observe_job(body, pods)
+        return job, plan_reconcile(
+            s, first.status, Observed(OWNER, 1, NOW, jobs=(job,), source=listing())
+        )
+
+    for pods in ([], [terminating], [evicted]):
+        job, retried = after(pods)
+        assert job.interrupted, pods
+        assert isinstance(retried.step, Wait) and retried.step.reason == "Interrupted"
+        assert "deleted or evicted" in (retried.status.message or "")
+    job, failed = after([crashed])
+    assert not job.interrupted
+    assert isinstance(failed.step, Fail) and failed.step.reason == "JobFailed"
+    job, deadline = after([], reason="DeadlineExceeded")
+    assert not job.interrupted and isinstance(deadline.step, Fail)

@@ -29,6 +29,10 @@ def render_engine_error(result: RunResult | None, job: ObservedJob, namespace: s
         text = f"{result.command} failed with exit code {result.exit_code}"
     elif job.state == "Active" and job.stuck is not None:
         text = f"the job's pod could not start, so it was deleted: {job.stuck.describe()}"
+    elif job.interrupted:
+        text = "the job's pod was deleted or evicted before it reported a result"
+        if job.failure_reason:
+            text += f" ({job.failure_reason})"
     else:
         text = "the job failed without a result"
         if job.failure_reason:

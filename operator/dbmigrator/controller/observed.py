@@ -87,6 +87,18 @@ class ObservedJob:
     completed_at: str | None = None
     stuck: StuckPod | None = None
     oom_killed: bool = False
+    pod_removed: bool = False
+
+    @property
+    def interrupted(self) -> bool:
+        """Failed without a result because its pod was taken away (deleted, evicted, its node
+        drained) rather than because the engine failed; not when its own deadline stopped it."""
+        return (
+            self.state == "Failed"
+            and self.termination_message is None
+            and self.pod_removed
+            and "DeadlineExceeded" not in (self.failure_reason or "")
+        )
 
     @property
     def finished(self) -> bool:
@@ -277,6 +289,19 @@ def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]] = ()) 
         completed_at=completed_at,
         stuck=_stuck(pods) if state == "Active" else None,
         oom_killed=oom is not None,
+        pod_removed=_pod_removed(pods),
+    )
+
+
+def _pod_removed(pods: Sequence[Mapping[str, Any]]) -> bool:
+    """True when the Job's pod is gone, being deleted, or marked as disrupted (eviction,
+    preemption, node drain): a Job with backoffLimit 0 then fails with no result to read."""
+    pod = _newest(pods)
+    if pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return True
+    return any(
+        cond.get("type") == "DisruptionTarget" and cond.get("status") == "True"
+        for cond in (pod.get("status") or {}).get("conditions") or []
     )
 
 

@@ -435,6 +435,8 @@ def _record(
     transient = TRANSIENT_KINDS.get(error_kind or "")
     if error_kind == "interrupted" and "DeadlineExceeded" in (job.failure_reason or ""):
         transient = None  # stopped by its own activeDeadlineSeconds: another try would be too
+    if result is None and job.interrupted:
+        transient = Reason.INTERRUPTED  # its pod was taken away before it could say anything
     if transient is not None:
         can_retry = run.generation == observed.generation and run.attempt < spec.job.max_retries
         return RecordResult(job, step, run, result, "retry" if can_retry else "failed", transient)

@@ -6,26 +6,59 @@ once, and is stopped by pid at teardown, also when tests fail; teardown asserts 
 of it is left. When several conftests import the fixture (tests/cluster and tests/e2e in one
 run), pytest sees one session fixture per directory: they share a single cluster, reference
 counted, stopped when the last one is torn down.
+
+The machine has one node, so test sessions in several work trees take turns: the session holds
+an exclusive lock on `~/.cache/dbmigrator/node/session.lock` while its cluster runs, and a
+second session waits for it (saying so) instead of failing.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sys
+import time
 from collections.abc import Iterator
+from typing import IO
 
 import pytest
 
 from localcluster import processes
-from localcluster.controlplane import LocalCluster, start_cluster, stop_cluster
+from localcluster.controlplane import NODE_LOCK, LocalCluster, start_cluster, stop_cluster
 
 _shared: LocalCluster | None = None
 _users = 0
+_lock: IO[str] | None = None
+SESSION_LOCK = NODE_LOCK.parent / "session.lock"
+
+
+def _take_turn() -> IO[str]:
+    """Block until no other test session on this machine holds the node, then hold it."""
+    SESSION_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(SESSION_LOCK, "a+")  # noqa: SIM115 - held until the last user is done
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another session"
+        print(f"[localcluster] waiting for the node, held by {holder}", file=sys.stderr)
+        started = time.monotonic()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        waited = time.monotonic() - started
+        print(f"[localcluster] got the node after {waited:.0f}s", file=sys.stderr)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} in {os.getcwd()}\n")
+    handle.flush()
+    return handle
 
 
 @pytest.fixture(scope="session")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A running local cluster (`.kubeconfig`, `.api_client()`, `.read_log(ns, pod)`)."""
-    global _shared, _users
+    global _shared, _users, _lock
     if _shared is None:
+        _lock = _lock or _take_turn()
         _shared = start_cluster(tmp_path_factory.mktemp("localcluster"))
     cluster = _shared
     _users += 1
@@ -37,4 +70,7 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
             _shared = None
             stop_cluster(cluster.state_dir)
             left = processes.marked_processes(cluster.state_dir)
+            if _lock is not None:
+                _lock.close()  # closing releases the flock
+                _lock = None
             assert not left, f"processes of the local cluster survived teardown: {left}"

@@ -212,15 +212,19 @@ class Kube:
             if exc.status != 404:
                 raise _transient("delete", f"Job {namespace}/{name}", exc) from None
 
-    def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> str | None:
+        """Write the status; the resource's new resourceVersion (None: it is gone)."""
         try:
-            self.custom.patch_namespaced_custom_object_status(
+            written = self.custom.patch_namespaced_custom_object_status(
                 c.GROUP, c.VERSION, namespace, c.PLURAL, name, {"status": patch}
             )
         except ApiException as exc:
             if exc.status == 404:
-                return  # deleted meanwhile: nothing to record
+                return None  # deleted meanwhile: nothing to record
             raise _transient("patch status of", f"{c.KIND} {namespace}/{name}", exc) from None
+        meta = written.get("metadata") if isinstance(written, dict) else None
+        version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        return str(version) if version else None
 
     def post_event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         meta = body.get("metadata") or {}

@@ -61,6 +61,14 @@ class StuckPod:
         started = datetime.fromisoformat(self.since.replace("Z", "+00:00"))
         return (now - started).total_seconds() >= STUCK_GRACE_SECONDS[self.reason]
 
+    def seconds_left(self, now: datetime) -> float:
+        """Until the grace ends (at least 1 s: the look that follows decides)."""
+        if self.since is None:
+            return STUCK_GRACE_SECONDS[self.reason]
+        started = datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+        waited = (now - started).total_seconds()
+        return max(1.0, STUCK_GRACE_SECONDS[self.reason] - waited)
+
     def describe(self) -> str:
         return f"container {self.container} cannot start: {self.reason}: {self.message}"
 

@@ -510,6 +510,8 @@ def render(report: Report, command: str) -> str:
         f"{res}{'/' + sub if sub else ''} {verb} {count:.0f}"
         for (res, sub, verb), count in sorted(shared.items(), key=lambda kv: -kv[1])[:8]
     )
+    kcm = sum(report.requests.get(k, 0.0) for k in (
+        ("jobs", "status", "PUT"), ("pods", "", "POST"), ("pods", "", "PATCH")))  # fmt: skip
     ready = (
         f"all {report.resources} Ready after **{report.all_ready_s:.0f} s**"
         if report.ready == report.resources
@@ -540,6 +542,16 @@ subtracted):
 
 Shared with the Job controller, the scheduler and kwok (not attributable by the apiserver's
 metric, the largest): {shared_rows or "none"}.
+
+Where the time goes: the Job controller alone must create every pod, remove every pod's
+tracking finalizer and update every Job's status ({kcm:.0f} requests, before its Events), through
+kube-controller-manager's client, which the upstream default limits to 20 requests per second
+(`--kube-api-qps`): at least **{kcm / 20:.0f} s** for {report.resources} Jobs, whatever the
+operator does. The operator's own cost per resource is bounded: 5 reads per look (the resource,
+its Jobs, their pods, and, only when a Job could be created, the Secret and the ConfigMap), 3
+looks driven by events (created, Job seen, Job finished) plus one poll per 60 s of waiting for a
+Job, 2 status writes and 1 Job per step. The polls grow with the wait, which here is the Job
+controller's queue.
 """
 
 

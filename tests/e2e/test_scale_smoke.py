@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # What one resource with one short Job may cost in requests the operator makes: about 3
 # reconciles (the resource created, its Job seen, its Job finished) of 5 reads each, 2 status
-# writes and 1 Job created (measured 18.2). A storm (a reconcile per own write, per Job status
+# writes and 1 Job created (measured 16.3). A storm (a reconcile per own write, per Job status
 # update, a retry without backoff) goes far past it. docs/benchmarks.md states the bound.
 REQUESTS_PER_RESOURCE_BOUND = 22
 

@@ -257,6 +257,18 @@ def pods_of_job(
     return out
 
 
+def inputs_unneeded(
+    status: Mapping[str, Any] | None, generation: int, jobs: Sequence[ObservedJob], now: datetime
+) -> bool:
+    """True when the planner cannot look at the Secret or the source: this generation's run is
+    already recorded as running and one of its Jobs runs (so it waits). A run not yet recorded
+    (its first status write lost) would be started from the inputs, so they are read then."""
+    run = (status or {}).get("run") or {}
+    if run.get("generation") != generation or run.get("state") != "Running":
+        return False
+    return any(j.state == "Active" and not j.given_up(now) for j in jobs)
+
+
 def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]] = ()) -> ObservedJob:
     """Reduce a Job (and its pods) in API JSON shape to an ObservedJob."""
     meta = job.get("metadata") or {}

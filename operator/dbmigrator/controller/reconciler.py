@@ -25,6 +25,7 @@ from dbmigrator.controller.kube import Kube
 from dbmigrator.controller.observed import JobPolicy, ResourceRef
 from dbmigrator.controller.planner import Blocked, CreateJob, DeleteJob, Fail, Wait
 from dbmigrator.controller.status import Event, plan_reconcile
+from dbmigrator.controller.steps import JOB_POLL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class Reconciler:
             if self.kube.create_job(namespace, manifest):
                 metrics.STEPS.labels(namespace, name, step_kind(step.request.step)).inc()
                 log.info("%s/%s: created Job %s", namespace, name, step.job_name)
-            self.requeue(namespace, name, 30.0)
+            self.requeue(namespace, name, JOB_POLL_SECONDS)
         elif isinstance(step, DeleteJob):
             self.kube.delete_job(namespace, step.job_name)
             self.requeue(namespace, name, 2.0)

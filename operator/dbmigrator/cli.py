@@ -293,17 +293,20 @@ def status(ctx: Context) -> None:
     report, history = engine.status()
     if ctx.output == "json":
         click.echo(json.dumps({
-            "command": "status", "ok": not report.drift, "currentVersion": report.current,
+            "command": "status", "ok": report.ok, "currentVersion": report.current,
             "applied": [{"version": r.version, "name": r.name, "checksum": r.checksum,
-                         "file": m.up.name if m else None} for m, r in report.applied],
+                         "recordedBy": r.origin, "file": m.up.name if m else None}
+                        for m, r in report.applied],
             "pending": [{"version": m.version, "name": m.name, "file": m.up.name} for m in report.pending],
-            "drift": [{"version": d.version, "file": d.file, "recorded": d.recorded, "current": d.current}
-                      for d in report.drift],
+            "drift": [{"version": d.version, "file": d.file, "by": d.by, "recorded": d.recorded,
+                       "current": d.current} for d in report.drift],
+            "readded": [{"version": r.version, "file": r.file, "removedBy": r.removed_by,
+                         "message": r.display} for r in report.readded],
             "unknown": [r.version for r in report.unknown],
         }))  # fmt: skip
     else:
         show_status(ctx.console, report, history)
-    sys.exit(1 if report.drift else 0)
+    sys.exit(0 if report.ok else 1)
 
 
 @main.command()

@@ -20,6 +20,7 @@ from psycopg import sql
 
 from dbmigrator.engine import interrupt, tracking
 from dbmigrator.engine.checksfile import ChecksConfig
+from dbmigrator.engine.clisplit import split_like_cli
 from dbmigrator.engine.database import (
     Dsn,
     StatementFailure,
@@ -322,8 +323,7 @@ class Engine:
                     now = datetime.now(UTC)
                     with conn.transaction(), conn.cursor() as cur:
                         if status == "applied":
-                            statements = [s.text for s in self.parsed(m.up).executable]
-                            tracking.insert_applied(cur, m.version, m.name, statements)
+                            tracking.insert_applied(cur, m.version, m.name, split_like_cli(m.up.text))
                             applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
                             run.applied.append(
                                 AppliedMigration(
@@ -403,7 +403,9 @@ class Engine:
         started_at: datetime, t0: float,
     ) -> None:  # fmt: skip
         if direction == "up":
-            tracking.insert_applied(cur, m.version, m.name, [s.text for s in parsed.executable])
+            # As the Supabase CLI records them (comments kept), so `supabase migration fetch`
+            # writes the same file back and rows of either tool compare alike.
+            tracking.insert_applied(cur, m.version, m.name, split_like_cli(m.up.text))
         else:
             tracking.delete_applied(cur, m.version)
         tracking.record_history(

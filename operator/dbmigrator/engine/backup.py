@@ -97,8 +97,7 @@ def find_tool(name: str, server_major: int | None) -> str:
 def _installed(name: str) -> list[tuple[int, str]]:
     """(major, path) of each copy of a client tool we know where to look for."""
     found = [
-        (int(Path(p).parent.parent.name), p)
-        for p in glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+        (int(Path(p).parent.parent.name), p) for p in glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
     ]
     for directory in filter(None, os.environ.get("DBMIGRATOR_PG_BINDIRS", "").split(":")):
         tool = Path(directory) / name

@@ -16,6 +16,7 @@ from pglast import ast, enums, parser
 
 from dbmigrator.engine.errors import SqlSyntaxError
 from dbmigrator.engine.files import SqlFile
+from dbmigrator.engine.sqlneeds import NO_NEEDS, Needs, plan_dml_needs, plan_needs
 
 ObjectKind = Literal[
     "schema",
@@ -107,6 +108,8 @@ class Statement:
     transaction_control: bool = False
     index: IndexTarget | None = None
     cluster_wide: ClusterWide | None = None
+    needs: Needs = NO_NEEDS
+    """Schemas it names and the extension it creates (the preflight's input)."""
 
     @property
     def summary(self) -> str:
@@ -206,6 +209,7 @@ def parse_file(file: SqlFile) -> ParsedFile:
                 transaction_control=control,
                 index=_index_target(node),
                 cluster_wide=cluster_wide(node) if node is not None else None,
+                needs=plan_needs(node) if node is not None else plan_dml_needs(text),
             )
         )
         if node is None:

@@ -195,6 +195,13 @@ def show_result(console: Console, result: RunResult) -> None:
         for f in result.validation.failures:
             table.add_row(escape(f.check), escape(f.target), escape(f.message))
         console.print(table)
+    if result.validation is not None and result.validation.warning_details:
+        table = Table(title="Warnings", title_justify="left")
+        for column in ("check", "object", "message"):
+            table.add_column(column)
+        for w in result.validation.warning_details:
+            table.add_row(escape(w.check), escape(w.target), escape(w.message))
+        console.print(table)
     if result.performance:
         table = Table(title="Query timings (median of EXPLAIN ANALYZE runs)", title_justify="left")
         for column in ("query", "baseline ms", "now ms", "change", "limit"):

@@ -40,18 +40,19 @@ BEGIN
     END IF;
     -- The service roles migrations grant to [pg]: the platform's admin, GoTrue's and Storage's
     -- owners of the auth and storage schemas, and the dashboard's role. No passwords here, and
-    -- no SUPERUSER for supabase_admin (on Supabase it is one): migrations only name it.
+    -- no attributes (on Supabase supabase_admin is a superuser, the admins may CREATEROLE):
+    -- migrations only grant to them, and a non-superuser running this could not set them.
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'supabase_admin') THEN
-        CREATE ROLE supabase_admin NOLOGIN CREATEROLE CREATEDB BYPASSRLS;
+        CREATE ROLE supabase_admin NOLOGIN;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'supabase_auth_admin') THEN
-        CREATE ROLE supabase_auth_admin NOLOGIN NOINHERIT CREATEROLE;
+        CREATE ROLE supabase_auth_admin NOLOGIN NOINHERIT;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'supabase_storage_admin') THEN
-        CREATE ROLE supabase_storage_admin NOLOGIN NOINHERIT CREATEROLE;
+        CREATE ROLE supabase_storage_admin NOLOGIN NOINHERIT;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'dashboard_user') THEN
-        CREATE ROLE dashboard_user NOLOGIN CREATEROLE CREATEDB;
+        CREATE ROLE dashboard_user NOLOGIN;
     END IF;
 END
 $bootstrap$;
@@ -211,41 +212,56 @@ BEGIN
 END
 $bootstrap$;
 
--- A database bootstrapped by an earlier dbmigrator has the four-column auth.users: add the rest.
-ALTER TABLE auth.users
-    ADD COLUMN IF NOT EXISTS instance_id uuid,
-    ADD COLUMN IF NOT EXISTS aud varchar(255),
-    ADD COLUMN IF NOT EXISTS role varchar(255),
-    ADD COLUMN IF NOT EXISTS encrypted_password varchar(255),
-    ADD COLUMN IF NOT EXISTS email_confirmed_at timestamptz,
-    ADD COLUMN IF NOT EXISTS invited_at timestamptz,
-    ADD COLUMN IF NOT EXISTS confirmation_token varchar(255),
-    ADD COLUMN IF NOT EXISTS confirmation_sent_at timestamptz,
-    ADD COLUMN IF NOT EXISTS recovery_token varchar(255),
-    ADD COLUMN IF NOT EXISTS recovery_sent_at timestamptz,
-    ADD COLUMN IF NOT EXISTS email_change_token_new varchar(255),
-    ADD COLUMN IF NOT EXISTS email_change varchar(255),
-    ADD COLUMN IF NOT EXISTS email_change_sent_at timestamptz,
-    ADD COLUMN IF NOT EXISTS last_sign_in_at timestamptz,
-    ADD COLUMN IF NOT EXISTS raw_app_meta_data jsonb,
-    ADD COLUMN IF NOT EXISTS raw_user_meta_data jsonb,
-    ADD COLUMN IF NOT EXISTS is_super_admin boolean,
-    ADD COLUMN IF NOT EXISTS updated_at timestamptz,
-    ADD COLUMN IF NOT EXISTS phone text,
-    ADD COLUMN IF NOT EXISTS phone_confirmed_at timestamptz,
-    ADD COLUMN IF NOT EXISTS phone_change text DEFAULT '',
-    ADD COLUMN IF NOT EXISTS phone_change_token varchar(255) DEFAULT '',
-    ADD COLUMN IF NOT EXISTS phone_change_sent_at timestamptz,
-    ADD COLUMN IF NOT EXISTS confirmed_at timestamptz
-        GENERATED ALWAYS AS (LEAST(email_confirmed_at, phone_confirmed_at)) STORED,
-    ADD COLUMN IF NOT EXISTS email_change_token_current varchar(255) DEFAULT '',
-    ADD COLUMN IF NOT EXISTS email_change_confirm_status smallint DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS banned_until timestamptz,
-    ADD COLUMN IF NOT EXISTS reauthentication_token varchar(255) DEFAULT '',
-    ADD COLUMN IF NOT EXISTS reauthentication_sent_at timestamptz,
-    ADD COLUMN IF NOT EXISTS is_sso_user boolean NOT NULL DEFAULT false,
-    ADD COLUMN IF NOT EXISTS deleted_at timestamptz,
-    ADD COLUMN IF NOT EXISTS is_anonymous boolean NOT NULL DEFAULT false;
+-- A database bootstrapped by an earlier dbmigrator has the four-column auth.users: add the
+-- missing columns only (ALTER TABLE needs ownership even when it would change nothing, and on
+-- a platform-owned auth.users the role running this has none).
+DO $bootstrap$
+DECLARE
+    col text;
+BEGIN
+    FOREACH col IN ARRAY ARRAY[
+        'instance_id uuid',
+        'aud varchar(255)',
+        'role varchar(255)',
+        'encrypted_password varchar(255)',
+        'email_confirmed_at timestamptz',
+        'invited_at timestamptz',
+        'confirmation_token varchar(255)',
+        'confirmation_sent_at timestamptz',
+        'recovery_token varchar(255)',
+        'recovery_sent_at timestamptz',
+        'email_change_token_new varchar(255)',
+        'email_change varchar(255)',
+        'email_change_sent_at timestamptz',
+        'last_sign_in_at timestamptz',
+        'raw_app_meta_data jsonb',
+        'raw_user_meta_data jsonb',
+        'is_super_admin boolean',
+        'updated_at timestamptz',
+        'phone text',
+        'phone_confirmed_at timestamptz',
+        'phone_change text DEFAULT ''',
+        'phone_change_token varchar(255) DEFAULT ''',
+        'phone_change_sent_at timestamptz',
+        'email_change_token_current varchar(255) DEFAULT ''',
+        'email_change_confirm_status smallint DEFAULT 0',
+        'banned_until timestamptz',
+        'reauthentication_token varchar(255) DEFAULT ''',
+        'reauthentication_sent_at timestamptz',
+        'is_sso_user boolean NOT NULL DEFAULT false',
+        'deleted_at timestamptz',
+        'is_anonymous boolean NOT NULL DEFAULT false'
+    ] LOOP
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_attribute
+            WHERE attrelid = 'auth.users'::regclass AND NOT attisdropped
+              AND attname = split_part(col, ' ', 1)
+        ) THEN
+            EXECUTE 'ALTER TABLE auth.users ADD COLUMN ' || col;
+        END IF;
+    END LOOP;
+END
+$bootstrap$;
 
 DO $bootstrap$
 BEGIN
@@ -398,43 +414,67 @@ BEGIN
 END
 $bootstrap$;
 
-ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
-ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
+DO $bootstrap$
+BEGIN
+    IF NOT (SELECT relrowsecurity FROM pg_catalog.pg_class WHERE oid = 'storage.objects'::regclass) THEN
+        ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
+    END IF;
+    IF NOT (SELECT relrowsecurity FROM pg_catalog.pg_class WHERE oid = 'storage.buckets'::regclass) THEN
+        ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
+    END IF;
+END
+$bootstrap$;
 
 -- 8. Grants as Supabase sets them [pg][storage]: the API roles use storage (RLS decides the
 -- rows); GoTrue's and Storage's admins own their schemas' privileges; dashboard_user manages
--- auth, storage and extensions. Only what is missing is granted.
+-- auth, storage and extensions. Only what is missing, and only on objects the role running
+-- this owns (or is a member of the owner of): a platform's objects are left as they are.
 DO $bootstrap$
 DECLARE
     api_role text;
     schema_name text;
+    owns_storage boolean := pg_catalog.pg_has_role(current_user, (
+        SELECT relowner FROM pg_catalog.pg_class WHERE oid = 'storage.objects'::regclass), 'MEMBER');
 BEGIN
     FOREACH api_role IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
         IF NOT pg_catalog.has_schema_privilege(api_role, 'storage', 'USAGE') THEN
             EXECUTE format('GRANT USAGE ON SCHEMA storage TO %I', api_role);
         END IF;
-        IF NOT pg_catalog.has_table_privilege(api_role, 'storage.objects', 'SELECT,INSERT,UPDATE,DELETE')
-           OR NOT pg_catalog.has_table_privilege(api_role, 'storage.buckets', 'SELECT,INSERT,UPDATE,DELETE') THEN
+        IF owns_storage AND (
+            NOT pg_catalog.has_table_privilege(api_role, 'storage.objects', 'SELECT,INSERT,UPDATE,DELETE')
+            OR NOT pg_catalog.has_table_privilege(api_role, 'storage.buckets', 'SELECT,INSERT,UPDATE,DELETE')) THEN
             EXECUTE format('GRANT ALL ON TABLE storage.objects, storage.buckets TO %I', api_role);
         END IF;
     END LOOP;
-    IF NOT pg_catalog.has_schema_privilege('supabase_auth_admin', 'auth', 'CREATE') THEN
-        GRANT ALL ON SCHEMA auth TO supabase_auth_admin;
-        GRANT ALL ON ALL TABLES IN SCHEMA auth TO supabase_auth_admin;
-        GRANT ALL ON ALL SEQUENCES IN SCHEMA auth TO supabase_auth_admin;
-    END IF;
-    IF NOT pg_catalog.has_schema_privilege('supabase_storage_admin', 'storage', 'CREATE') THEN
-        GRANT ALL ON SCHEMA storage TO supabase_storage_admin WITH GRANT OPTION;
-        GRANT ALL ON ALL TABLES IN SCHEMA storage TO supabase_storage_admin;
-        GRANT ALL ON ALL SEQUENCES IN SCHEMA storage TO supabase_storage_admin;
-    END IF;
     FOREACH schema_name IN ARRAY ARRAY['auth', 'storage', 'extensions'] LOOP
+        IF NOT pg_catalog.pg_has_role(current_user, (
+            SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = schema_name), 'MEMBER') THEN
+            CONTINUE;
+        END IF;
         IF NOT pg_catalog.has_schema_privilege('dashboard_user', schema_name, 'CREATE') THEN
             EXECUTE format('GRANT ALL ON SCHEMA %I TO dashboard_user', schema_name);
         END IF;
+        IF schema_name = 'auth'
+           AND NOT pg_catalog.has_schema_privilege('supabase_auth_admin', 'auth', 'CREATE') THEN
+            GRANT ALL ON SCHEMA auth TO supabase_auth_admin;
+        END IF;
+        IF schema_name = 'storage'
+           AND NOT pg_catalog.has_schema_privilege('supabase_storage_admin', 'storage', 'CREATE') THEN
+            GRANT ALL ON SCHEMA storage TO supabase_storage_admin WITH GRANT OPTION;
+        END IF;
     END LOOP;
-    -- authenticator switches to the API roles, supabase_admin administers them [pg].
-    IF NOT pg_catalog.pg_has_role('supabase_admin', 'service_role', 'MEMBER') THEN
+    IF pg_catalog.pg_has_role(current_user, (
+        SELECT relowner FROM pg_catalog.pg_class WHERE oid = 'auth.users'::regclass), 'MEMBER')
+       AND NOT pg_catalog.has_table_privilege('supabase_auth_admin', 'auth.users', 'SELECT,INSERT,UPDATE,DELETE') THEN
+        GRANT ALL ON TABLE auth.users TO supabase_auth_admin;
+    END IF;
+    IF owns_storage
+       AND NOT pg_catalog.has_table_privilege('supabase_storage_admin', 'storage.objects', 'SELECT,INSERT,UPDATE,DELETE') THEN
+        GRANT ALL ON TABLE storage.objects, storage.buckets TO supabase_storage_admin;
+    END IF;
+    -- supabase_admin administers the API roles [pg] (needs ADMIN on them: a superuser has it).
+    IF NOT pg_catalog.pg_has_role('supabase_admin', 'service_role', 'MEMBER')
+       AND (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
         GRANT anon, authenticated, service_role TO supabase_admin;
     END IF;
 END

@@ -51,7 +51,9 @@ CASES: dict[str, list[str]] = {
         "BEGIN ATOMIC\n  SELECT 'add';\n  SELECT a + b;\nEND;"
     ],
     "begin atomic in any case": ["begin atomic; select 'end'; end"],
-    "atomic body ignores END in comments": ["CREATE FUNCTION f() BEGIN\nATOMIC-- END;\n-- END;\nEND\n;"],
+    "atomic body ignores END in comments": [
+        "CREATE FUNCTION f() BEGIN\nATOMIC-- END;\n-- END;\nEND\n;"
+    ],
     "leading comments belong to the statement": [
         "-- the users table\ncreate table users (id int);",
         "\n\n/* a view */\ncreate view v as select 1;",
@@ -87,7 +89,9 @@ def test_atomic_inside_a_word_still_counts() -> None:
     )
 
 
-@given(st.lists(st.sampled_from(["select 1", "-- c\n", "'a;b'", "x", " ", "\n", "(y)"]), max_size=12))
+@given(
+    st.lists(st.sampled_from(["select 1", "-- c\n", "'a;b'", "x", " ", "\n", "(y)"]), max_size=12)
+)
 def test_nothing_is_lost_but_separators_and_spaces(parts: list[str]) -> None:
     text = ";".join(parts)
     joined = "".join(split_like_cli(text))

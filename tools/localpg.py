@@ -62,6 +62,9 @@ def bindir_major(bindir: Path) -> int:
     return int(out.split()[-1].split(".")[0])
 
 
+MIRROR_ROOT = Path("/usr/local/lib/dbmigrator-pg")
+
+
 def _readable_by(path: Path, uid: int) -> bool:
     """Whether every directory up to `path` lets others (the server's user) through."""
     for part in [path, *path.parents]:
@@ -73,11 +76,12 @@ def _readable_by(path: Path, uid: int) -> bool:
 
 def runnable_bindir(bindir: Path, ids: tuple[int, int] | None) -> Path:
     """`bindir`, or a copy of its installation the server's user can reach (a download in
-    root's home is not: /root is 0700). The copy is made once per installation."""
+    root's home is not: /root is 0700). The copy is made once per installation, under a
+    directory only root may write (we are root whenever `ids` is set)."""
     if ids is None or _readable_by(bindir, ids[0]):
         return bindir
     install = bindir.parent
-    mirror = Path("/var/tmp/dbmigrator-pg") / f"{install.parent.name}-{install.name}"
+    mirror = MIRROR_ROOT / f"{install.parent.name}-{install.name}"
     if not (mirror / ".complete").exists():
         shutil.rmtree(mirror, ignore_errors=True)
         mirror.parent.mkdir(parents=True, exist_ok=True)

@@ -85,10 +85,13 @@ def test_project_runs_after_bootstrap_and_its_objects_work(dsn: str, project: Pa
             _claims(conn, USER_1)
             conn.execute("insert into storage.objects (bucket_id, name) values ('avatars', %s)",
                          [f"{USER_1}/me.png"])  # fmt: skip
-        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+        with conn.transaction(force_rollback=True):
             _claims(conn, USER_1)
-            conn.execute("insert into storage.objects (bucket_id, name) values ('avatars', %s)",
-                         [f"{USER_2}/me.png"])  # fmt: skip
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(
+                    "insert into storage.objects (bucket_id, name) values ('avatars', %s)",
+                    [f"{USER_2}/me.png"],
+                )
 
 
 def test_bootstrap_is_what_the_project_needs(dsn: str, project: Path) -> None:

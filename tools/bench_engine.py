@@ -121,6 +121,7 @@ class Bench:
         self.n = 0
         self.admin = psycopg.connect(pg.dsn(), autocommit=True)
         self.env = {**os.environ, "PGPASSWORD": pg.password}
+        self.psql_bin = find_tool("psql", pg.major)  # once: not inside the timed runs
         self.env.pop("DBMIGRATOR_CHECKS_JSON", None)
 
     def fresh(self, template: str) -> str:
@@ -134,7 +135,7 @@ class Bench:
 
     def psql(self, db: str) -> list[str]:
         return [
-            find_tool("psql", self.pg.major),
+            self.psql_bin,
             "-X",
             "-q",
             "-h",

@@ -14,6 +14,7 @@ that address, which works from the host and from every pod alike.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import pwd
@@ -149,7 +150,7 @@ class LocalPostgres:
         assert self.base is not None
         return self.base / "data"
 
-    @property
+    @functools.cached_property
     def major(self) -> int:
         return bindir_major(self.bindir)
 

@@ -97,3 +97,15 @@ def test_nothing_is_lost_but_separators_and_spaces(parts: list[str]) -> None:
     joined = "".join(split_like_cli(text))
     squeeze = lambda s: "".join(s.split()).replace(";", "")  # noqa: E731
     assert squeeze(joined) == squeeze(text)
+
+
+@given(st.text(alphabet="$'\"-/*\\;()cCdDaAtTmMoOiIeEnN x\n_1", max_size=80))
+def test_skipping_ahead_changes_nothing(text: str) -> None:
+    assert split_like_cli(text) == split_like_cli(text, skip=False)
+
+
+@given(st.lists(st.sampled_from(["begin atomic", "end", "$q$", "$$", "--", "\n", "/*", "*/",
+                                 "'", '"', "(", ")", ";", "x", " "]), max_size=30))  # fmt: skip
+def test_skipping_ahead_changes_nothing_for_tokens(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert split_like_cli(text) == split_like_cli(text, skip=False)

@@ -22,6 +22,7 @@ SplitAndTrim) and pinned by tests/unit/test_engine_clisplit.py:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
@@ -43,9 +44,18 @@ _GO_SPACE = (
 )
 
 
+# In plain text only these characters change anything; inside `(` also the `)` that may close
+# it, inside ATOMIC the `d` that may end an `end`.
+_SPECIAL = re.compile(r"""[$'"\-/\\;(cC]""")
+_SPECIAL_IN = {")": re.compile(r"""[$'"\-/\\;(cC)]"""), "end": re.compile(r"""[$'"\-/\\;(cCdD]""")}
+
+
 @dataclass
 class _Scanner:
-    buf: list[str] = field(default_factory=list)
+    """The CLI's scanner over `text`; the statement being read is text[start:i + 1]."""
+
+    text: str
+    start: int = 0
     mode: _Mode = _Mode.READY
     closers: list[str] = field(default_factory=list)  # open `(` / ATOMIC, innermost last
     quote: str = ""
@@ -54,72 +64,76 @@ class _Scanner:
     tag_start: int = 0
     depth: int = 0
 
-    def ends_with(self, text: str, *, fold: bool = False) -> bool:
-        if len(self.buf) < len(text):
+    def restart(self, start: int) -> None:
+        self.start, self.mode, self.closers = start, _Mode.READY, []
+
+    def ends_with(self, i: int, text: str, *, fold: bool = False) -> bool:
+        begin = i + 1 - len(text)
+        if begin < self.start:
             return False
-        tail = "".join(self.buf[-len(text) :])
+        tail = self.text[begin : i + 1]
         return tail.lower() == text.lower() if fold else tail == text
 
-    def feed(self, char: str) -> bool:
-        """Take one character; True when it ends a statement."""
-        self.buf.append(char)
+    def feed(self, i: int) -> bool:
+        """Take the character at `i`; True when it ends a statement."""
+        char = self.text[i]
         mode = self.mode
         if mode is _Mode.DASH:
             if char == "-":
                 self._enter_until("\n")
                 return False
-            return self._ready(char)
+            return self._ready(i, char)
         if mode is _Mode.SLASH:
-            if self.ends_with("/*"):
+            if self.ends_with(i, "/*"):
                 self.depth += 1
             elif self.depth == 0:
-                return self._ready(char)
-            elif self.ends_with("*/"):
+                return self._ready(i, char)
+            elif self.ends_with(i, "*/"):
                 self.depth -= 1
                 if self.depth == 0:
-                    self._back_to_ready()
+                    self._back_to_ready(i)
             return False
         if mode is _Mode.QUOTE:
             if self.quote_closing:
                 if char == self.quote:
                     self.quote_closing = False
                     return False
-                return self._ready(char)
+                return self._ready(i, char)
             self.quote_closing = char == self.quote
             return False
         if mode is _Mode.UNTIL:
-            if self.ends_with(self.until):
-                self._back_to_ready()
+            if self.ends_with(i, self.until):
+                self._back_to_ready(i)
             return False
         if mode is _Mode.TAG:
             if char == "$":
-                self._enter_until("".join(self.buf[self.tag_start :]))
+                self._enter_until(self.text[self.tag_start : i + 1])
                 return False
             if char.isalpha() or char.isdecimal() or char == "_":
                 return False
-            return self._ready(char)
+            return self._ready(i, char)
         if mode is _Mode.ESCAPE:
-            self._back_to_ready()
+            self._back_to_ready(i)
             return False
-        return self._ready(char)
+        return self._ready(i, char)
 
     def _enter_until(self, closing: str) -> None:
         self.mode, self.until = _Mode.UNTIL, closing
 
-    def _back_to_ready(self) -> None:
+    def _back_to_ready(self, i: int) -> None:
         """Back to plain text: an open `(` or ATOMIC may close with what was just read."""
         self.mode = _Mode.READY
-        self._close()
+        self._close(i)
 
-    def _close(self) -> None:
-        while self.closers and self.ends_with(self.closers[-1], fold=True):
+    def _close(self, i: int) -> None:
+        while self.closers and self.ends_with(i, self.closers[-1], fold=True):
             self.closers.pop()
 
-    def _ready(self, char: str) -> bool:
+    def _ready(self, i: int, char: str) -> bool:
         """A character read in plain text."""
         self.mode = _Mode.READY
         if char == "$":
-            self.mode, self.tag_start = _Mode.TAG, len(self.buf) - 1
+            self.mode, self.tag_start = _Mode.TAG, i
         elif char in "'\"":
             self.mode, self.quote, self.quote_closing = _Mode.QUOTE, char, False
         elif char == "-":
@@ -132,22 +146,47 @@ class _Scanner:
             return True
         elif char == "(":
             self.closers.append(")")
-        elif char in "cC" and self.ends_with("atomic", fold=True):
+        elif char in "cC" and self.ends_with(i, "atomic", fold=True):
             self.closers.append("end")
         else:
-            self._close()
+            self._close(i)
         return False
 
 
-def split_like_cli(text: str) -> tuple[str, ...]:
-    """The statements the Supabase CLI would record for a file with this text."""
+def split_like_cli(text: str, *, skip: bool = True) -> tuple[str, ...]:
+    """The statements the Supabase CLI would record for a file with this text.
+
+    `skip` jumps over characters that cannot change the scanner's state (plain text, the inside
+    of quotes and comments); False feeds every character, the plain form tests compare with."""
     pieces: list[str] = []
-    scanner = _Scanner()
-    for char in text:
-        if scanner.feed(char):
-            pieces.append("".join(scanner.buf))
-            scanner = _Scanner()
-    if scanner.buf:
-        pieces.append("".join(scanner.buf))
+    scanner = _Scanner(text)
+    i, size = 0, len(text)
+    while i < size:
+        if skip:
+            i = _next_that_matters(scanner, i)
+            if i < 0:
+                break
+        if scanner.feed(i):
+            pieces.append(text[scanner.start : i + 1])
+            scanner.restart(i + 1)
+        i += 1
+    if scanner.start < size:
+        pieces.append(text[scanner.start :])
     trimmed = (piece.rstrip(";").strip(_GO_SPACE) for piece in pieces)
     return tuple(piece for piece in trimmed if piece)
+
+
+def _next_that_matters(scanner: _Scanner, i: int) -> int:
+    """The first index from `i` whose character may change the state (-1: none; the rest of
+    the text then only belongs to the statement being read)."""
+    text, mode = scanner.text, scanner.mode
+    if mode is _Mode.READY:
+        closers = scanner.closers
+        found = (_SPECIAL_IN[closers[-1]] if closers else _SPECIAL).search(text, i)
+        return found.start() if found else -1
+    if mode is _Mode.UNTIL:  # the closing text may overlap what was read already
+        end = text.find(scanner.until, max(i + 1 - len(scanner.until), scanner.start))
+        return max(end + len(scanner.until) - 1, i) if end >= 0 else -1
+    if mode is _Mode.QUOTE and not scanner.quote_closing:
+        return text.find(scanner.quote, i)
+    return i

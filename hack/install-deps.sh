@@ -8,6 +8,7 @@
 #   containerd, runc, CNI plugins    the local cluster's real node
 #   iptables, iproute2, util-linux   the node's network namespace (ip, nsenter) and rules
 #   openssl, make                    the cluster's PKI; this Makefile
+#   npm                              hack/fetch-pg.sh: PostgreSQL 17 beside Debian's 15 (run last)
 # Needs root (apt-get); prints what it installs. Exit 0 when everything is already there.
 set -euo pipefail
 declare -A need_for=(
@@ -25,6 +26,7 @@ declare -A need_for=(
   [nsenter]=util-linux
   [openssl]=openssl
   [make]=make
+  [npm]=npm
 )
 missing=()
 for what in "${!need_for[@]}"; do
@@ -34,8 +36,10 @@ for what in "${!need_for[@]}"; do
   read -r -a pkgs <<< "${need_for[$what]}"
   missing+=("${pkgs[@]}")
 done
+fetch_pg() { bash "$(dirname "$0")/fetch-pg.sh" >/dev/null; }
 if (( ${#missing[@]} == 0 )); then
   echo "Debian packages: all present"
+  fetch_pg
   exit 0
 fi
 if (( EUID != 0 )); then
@@ -53,3 +57,4 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
     while read -r ver name; do pg_ctlcluster "$ver" "$name" stop || true; done
 fi
 echo "Debian packages installed"
+fetch_pg

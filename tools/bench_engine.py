@@ -160,12 +160,38 @@ class Bench:
         return times
 
 
+ONE_SESSION = "psql, one session"
+
+
+def one_session_script(files: list[Path]) -> str:
+    """The libpq + server limit for applying `files` with tracking: ONE psql session, each file
+    in its own transaction with a row in the Supabase tracking table (version and name; fewer
+    bytes than dbmigrator writes, so the baseline is if anything too kind to psql)."""
+    lines = [
+        "create schema if not exists supabase_migrations;",
+        "create table if not exists supabase_migrations.schema_migrations "
+        "(version text primary key, statements text[], name text);",
+    ]
+    for f in files:
+        version, _, name = f.name.removesuffix(".sql").partition("_")
+        path = str(f).replace("'", "''")
+        lines += ["begin;", f"\\i '{path}'",
+                  "insert into supabase_migrations.schema_migrations (version, name) "
+                  f"values ('{version}', '{name}');", "commit;"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def migrate_contenders(bench: Bench, directory: Path) -> dict[str, Callable[[str], None]]:
     files = sorted(p for p in directory.glob("*.sql") if not p.name.endswith(".down.sql"))
+    script = directory.parent / f"{directory.name}-one-session.psql"
+    script.write_text(one_session_script(files))
 
     def psql_per_file(db: str) -> None:
         for f in files:
             sh([*bench.psql(db), "-v", "ON_ERROR_STOP=1", "-1", "-f", str(f)], bench.env)
+
+    def psql_one_session(db: str) -> None:
+        sh([*bench.psql(db), "-v", "ON_ERROR_STOP=1", "-f", str(script)], bench.env)
 
     def dbmigrator(validate: bool) -> Callable[[str], None]:
         def run(db: str) -> None:
@@ -178,6 +204,7 @@ def migrate_contenders(bench: Bench, directory: Path) -> dict[str, Callable[[str
 
     return {
         "psql -1 -f per file": psql_per_file,
+        ONE_SESSION: psql_one_session,
         "dbmigrator up --no-validate": dbmigrator(False),
         "dbmigrator up (validation on)": dbmigrator(True),
     }
@@ -196,10 +223,12 @@ def med(values: list[float]) -> float:
 
 def report_migrate(title: str, times: dict[str, list[float]], out: list[str]) -> None:
     base = med(times["psql -1 -f per file"])
+    limit = med(times[ONE_SESSION])
     fast = med(times["dbmigrator up --no-validate"])
     full = med(times["dbmigrator up (validation on)"])
     out.append(
-        f"| {title} | {base:.2f} s | {fast:.2f} s | **{fast / base:.2f}×** | {full:.2f} s | {full / fast:.2f}× |"
+        f"| {title} | {base:.2f} s | {limit:.2f} s | {fast:.2f} s | **{fast / base:.2f}×** "
+        f"| **{fast / limit:.2f}×** | {full:.2f} s | {full / fast:.2f}× |"
     )
 
 
@@ -303,8 +332,8 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
         "runs, each on a fresh database cloned from the same template. Medians; ratios are what "
         "to read (the machine is noisy).",
         "",
-        "| migration set | `psql -v ON_ERROR_STOP=1 -1 -f` per file | `dbmigrator up --no-validate` | ratio | `dbmigrator up` with validation | validation cost |",
-        "|---|---|---|---|---|---|",
+        "| migration set | `psql -v ON_ERROR_STOP=1 -1 -f` per file | psql, one session (the limit) | `dbmigrator up --no-validate` | ratio to per file | ratio to the limit (goal ≤ 1.25×) | `dbmigrator up` with validation | validation cost |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     with LocalPostgres(bindir=server_bindir(major)) as pg, tempfile.TemporaryDirectory() as tmp:
         bench = Bench(pg, args.rounds)
@@ -322,7 +351,10 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
             "lock, writes the Supabase tracking row and a history row in each file's transaction. "
             "Validation runs after every migration (object, RLS, probe and FK checks; the shop "
             "also times three queries 6× each with EXPLAIN ANALYZE), so its cost grows with the "
-            "number of files."
+            "number of files. *psql, one session* is the physical limit: one connection applies "
+            "every file in its own transaction with a tracking row (`one_session_script`), no "
+            "process per file, no parsing, no lock, no history; the CLI's start-up (about 0.3 s "
+            "of Python imports) is inside dbmigrator's time."
         )
         bench_backup(bench, args.backup_mb, out)
         bench.admin.close()

@@ -407,12 +407,22 @@ class Engine:
         return duration
 
     def _settings(self, cur: psycopg.Cursor[Any], local: bool) -> None:
-        cur.execute("RESET ALL")  # as the Supabase CLI does before each file
-        cur.execute(
-            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
-            [self.options.lock_timeout, local, self.options.statement_timeout, local],
-        )
-        _watch_client(cur)
+        # RESET ALL as the Supabase CLI does before each file, then our timeouts and the client
+        # check: one round trip (several statements are allowed in a query without parameters,
+        # so the values go in as quoted literals).
+        scope = sql.Literal(local)
+        query = sql.SQL(
+            "RESET ALL; SELECT set_config('lock_timeout', {}, {}), "
+            "set_config('statement_timeout', {}, {})"
+        ).format(
+            sql.Literal(self.options.lock_timeout), scope,
+            sql.Literal(self.options.statement_timeout), scope,
+        )  # fmt: skip
+        if cur.connection.info.server_version >= 140000:  # the setting exists from 14 on
+            query = sql.Composed([query, sql.SQL(
+                ", set_config('client_connection_check_interval', {}, false)"
+            ).format(sql.Literal(CLIENT_CHECK_INTERVAL))])  # fmt: skip
+        cur.execute(query)
 
     def _track(
         self, cur: psycopg.Cursor[Any], m: Migration, parsed: ParsedFile, direction: str,

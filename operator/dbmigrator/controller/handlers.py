@@ -138,7 +138,9 @@ def stop(**_: Any) -> None:
 
 @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
 def resource_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
-    if type != "DELETED" and namespace:
+    if type == "DELETED" and namespace:
+        metrics.forget(namespace, name)  # the reconciler never sees it again
+    elif namespace:
         _safe_reconcile(namespace, name)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,14 @@ def run_engines(tool: str, flux_file: Path, paths: list[Path]) -> dict[str, dict
         v["flux"] = "Unknown" if v["flux"] == "Error" else v["flux"]
         v["argocd"] = run_health(load_yaml(path))[0]
     return verdicts
+
+
+def flux_health(obj: dict[str, Any]) -> str:
+    """Flux's verdict (shipped expressions) on one live object, e.g. read from the cluster."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "object.json"
+        path.write_text(json.dumps(obj))
+        return str(run_engines(healthcheck_tool(), FLUX_EXAMPLE, [path])[str(path)]["flux"])
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 module github.com/dbmigrator/dbmigration-operator/hack/healthcheck
 
-// go 1.26: the newest fluxcd/pkg/runtime that builds with the Go in Debian's and this machine's
-// toolchain (v0.118.0 and later need go 1.27).
+// kustomize-controller v1.10.1 evaluates healthCheckExprs with fluxcd/pkg/runtime v0.122.0's
+// cel package (cel.NewStatusReader) and cel-go v0.31.0. runtime v0.118.0 and later need go 1.27,
+// newer than this machine's Go; v0.117.0's cel package (status_evaluator.go, expression.go,
+// status_reader.go) is byte-identical to v0.122.0's, and cel-go is pinned to the controller's.
 go 1.26.0
 
 require (
@@ -37,7 +39,7 @@ require (
 	github.com/go-openapi/swag/stringutils v0.29.1 // indirect
 	github.com/go-openapi/swag/typeutils v0.29.1 // indirect
 	github.com/go-openapi/swag/yamlutils v0.29.1 // indirect
-	github.com/google/cel-go v0.29.2 // indirect
+	github.com/google/cel-go v0.31.0 // indirect
 	github.com/google/gnostic-models v0.7.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect

@@ -9,6 +9,7 @@
 #   iptables, iproute2, util-linux   the node's network namespace (ip, nsenter) and rules
 #   openssl, make                    the cluster's PKI; this Makefile
 #   prometheus (for promtool)        `promtool check/test rules` on the chart's alerts
+#   npm                              hack/fetch-pg.sh: PostgreSQL 17 beside Debian's 15 (run last)
 # Needs root (apt-get); prints what it installs. Exit 0 when everything is already there.
 set -euo pipefail
 declare -A need_for=(
@@ -26,6 +27,7 @@ declare -A need_for=(
   [nsenter]=util-linux
   [openssl]=openssl
   [make]=make
+  [npm]=npm
   [promtool]=prometheus
 )
 missing=()
@@ -36,8 +38,10 @@ for what in "${!need_for[@]}"; do
   read -r -a pkgs <<< "${need_for[$what]}"
   missing+=("${pkgs[@]}")
 done
+fetch_pg() { bash "$(dirname "$0")/fetch-pg.sh" >/dev/null; }
 if (( ${#missing[@]} == 0 )); then
   echo "Debian packages: all present"
+  fetch_pg
   exit 0
 fi
 if (( EUID != 0 )); then
@@ -59,3 +63,4 @@ if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v invoke-rc.d >/dev/n
   invoke-rc.d prometheus stop >/dev/null 2>&1 || true
 fi
 echo "Debian packages installed"
+fetch_pg

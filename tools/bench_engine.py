@@ -9,7 +9,10 @@
 
 Runs alternate between the contenders, each on a fresh database cloned from the same template,
 and the medians are compared as ratios (this machine is noisy; absolute times mean little).
-Writes the "## Engine" section of docs/benchmarks.md when given --write.
+Runs on PostgreSQL 15 (Debian's) and 17 (hack/fetch-pg.sh's download; `--majors 15` for one),
+each with the client tools the engine picks (pg_dump of the server's major or newer).
+Writes the "## Engine" (15) and "## Engine on PostgreSQL 17" sections of docs/benchmarks.md
+when given --write.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from pathlib import Path
 
 import psycopg
 
-from localpg import LocalPostgres
+from dbmigrator.engine.backup import find_tool
+from localpg import LocalPostgres, fetched_bindirs, server_bindir
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "dbmigrator"
@@ -117,6 +121,7 @@ class Bench:
         self.n = 0
         self.admin = psycopg.connect(pg.dsn(), autocommit=True)
         self.env = {**os.environ, "PGPASSWORD": pg.password}
+        self.psql_bin = find_tool("psql", pg.major)  # once: not inside the timed runs
         self.env.pop("DBMIGRATOR_CHECKS_JSON", None)
 
     def fresh(self, template: str) -> str:
@@ -130,7 +135,7 @@ class Bench:
 
     def psql(self, db: str) -> list[str]:
         return [
-            "psql",
+            self.psql_bin,
             "-X",
             "-q",
             "-h",
@@ -216,7 +221,7 @@ def bench_backup(bench: Bench, megabytes: int, out: list[str]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="dbmigrator-bench-"))
     times: dict[str, list[float]] = {"pg_dump -Fc": [], "dbmigrator backup": []}
     env = {**bench.env, "DATABASE_URL": bench.pg.dsn(db)}
-    pg_dump = f"/usr/lib/postgresql/{bench.pg.major}/bin/pg_dump"
+    pg_dump = find_tool("pg_dump", bench.pg.major)
     for i in range(bench.rounds):
         raw = tmp / f"raw{i}.dump"
         times["pg_dump -Fc"].append(
@@ -273,13 +278,27 @@ def main() -> int:
         "--big", action="store_true", help="Only the one-big-file comparison (its own section)."
     )
     parser.add_argument("--big-statements", type=int, default=90_490)
+    parser.add_argument("--majors", default="15,17", help="PostgreSQL majors, comma-separated.")
     args = parser.parse_args()
     if args.big:
         return main_big(args.rounds, args.big_statements, args.write)
+    majors = [int(m) for m in args.majors.split(",") if m]
+    if any(m != 15 for m in majors):  # the fetched client tools serve the 17 server
+        known = os.environ.get("DBMIGRATOR_PG_BINDIRS", "")
+        client = str(fetched_bindirs()[1])
+        os.environ["DBMIGRATOR_PG_BINDIRS"] = f"{known}:{client}" if known else client
+    for major in majors:
+        main_engine(args, major)
+    return 0
+
+
+def main_engine(args: argparse.Namespace, major: int) -> None:
+    heading = "## Engine" if major == 15 else f"## Engine on PostgreSQL {major}"
     out = [
-        "## Engine",
+        heading,
         "",
-        f"Measured by `make bench-engine` (`tools/bench_engine.py --rounds {args.rounds}`) on "
+        f"Measured by `make bench-engine` (`tools/bench_engine.py --rounds {args.rounds} "
+        f"--backup-mb {args.backup_mb} --majors {major}`) on PostgreSQL {major} and "
         f"{os.cpu_count()} cores, PostgreSQL and the contenders on the same machine, alternating "
         "runs, each on a fresh database cloned from the same template. Medians; ratios are what "
         "to read (the machine is noisy).",
@@ -287,7 +306,7 @@ def main() -> int:
         "| migration set | `psql -v ON_ERROR_STOP=1 -1 -f` per file | `dbmigrator up --no-validate` | ratio | `dbmigrator up` with validation | validation cost |",
         "|---|---|---|---|---|---|",
     ]
-    with LocalPostgres() as pg, tempfile.TemporaryDirectory() as tmp:
+    with LocalPostgres(bindir=server_bindir(major)) as pg, tempfile.TemporaryDirectory() as tmp:
         bench = Bench(pg, args.rounds)
         shop_template = make_template(bench, "tpl_shop", bootstrap=True)
         times = bench.compare(shop_template, migrate_contenders(bench, REPO / "migrations"))
@@ -310,8 +329,7 @@ def main() -> int:
     text = "\n".join(out) + "\n"
     print(text)
     if args.write:
-        write_section(args.write, "## Engine", text)
-    return 0
+        write_section(args.write, heading, text)
 
 
 def main_big(rounds: int, statements: int, write: Path | None) -> int:

@@ -19,6 +19,7 @@ import kopf
 
 from dbmigrator.api import constants as c
 from dbmigrator.controller import metrics
+from dbmigrator.controller.eventfilter import JobSignatures
 from dbmigrator.controller.jobs import JobDefaults
 from dbmigrator.controller.kube import Kube, TransientError
 from dbmigrator.controller.observed import JobPolicy
@@ -34,7 +35,7 @@ class OperatorConfig:
     job_defaults: JobDefaults = field(default_factory=JobDefaults)
     policy: JobPolicy = field(default_factory=JobPolicy)
     metrics_port: int = 8080
-    resync_seconds: float = 60.0
+    resync_seconds: float = 600.0  # a safety net: watches and timed requeues do the work
     workers: int = 32
 
 
@@ -90,6 +91,7 @@ class Runtime:
 
 
 RUNTIME = Runtime()
+JOB_SIGNATURES = JobSignatures()
 
 
 def install(config: OperatorConfig) -> None:
@@ -137,16 +139,18 @@ def stop(**_: Any) -> None:
 
 
 @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
-def resource_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
-    if type == "DELETED" and namespace:
-        metrics.forget(namespace, name)  # the reconciler never sees it again
-    elif namespace:
+def resource_event(type: str, body: kopf.Body, namespace: str | None, name: str, **_: Any) -> None:
+    if not namespace:
+        return
+    if type == "DELETED":
+        RUNTIME.reconciler.forget(namespace, name)
+    elif not RUNTIME.reconciler.is_own_write(namespace, name, body.metadata.get("resourceVersion")):
         _safe_reconcile(namespace, name)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_MANAGED_BY: c.MANAGED_BY})
-def job_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
-    if not namespace:
+def job_event(type: str, body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    if not namespace or not JOB_SIGNATURES.changed(type, body):
         return
     for owner in body.metadata.get("ownerReferences") or []:
         if owner.get("kind") == c.KIND and owner.get("controller"):
@@ -158,8 +162,11 @@ def _resync_forever() -> None:
     while True:
         time.sleep(RUNTIME.config.resync_seconds)
         try:
-            for item in RUNTIME.reconciler.kube.list_resources(RUNTIME.config.namespaces):
+            items = RUNTIME.reconciler.kube.list_resources(RUNTIME.config.namespaces)
+            # Spread over the interval: a thousand resources are not read in one burst.
+            spread = RUNTIME.config.resync_seconds / max(1, len(items))
+            for i, item in enumerate(items):
                 meta = item["metadata"]
-                RUNTIME.requeue.add(meta["namespace"], meta["name"], 0.0)
+                RUNTIME.requeue.add(meta["namespace"], meta["name"], i * spread)
         except TransientError as exc:
             log.warning("resync: %s", exc)

@@ -66,6 +66,7 @@ from dbmigrator.controller.runs import (
     vint,
 )
 from dbmigrator.controller.steps import (
+    JOB_POLL_SECONDS,
     Blocked,
     CreateJob,
     DeleteJob,
@@ -164,6 +165,7 @@ def _plan_active(
                 job_name=name,
                 step=step.step,
                 run=run,
+                requeue_after=_stuck_recheck(job, observed),
             )
     job = active[0]
     origin = f" (generation {job.generation})" if job.generation is not None else ""
@@ -365,7 +367,10 @@ def _advance(
             message = _progress_message(spec, run, step, name)
             if job.stuck is not None:
                 message += f"; {job.stuck.describe()}"
-            return Wait(_progress_reason(step.step), message, name, step.step, run)
+            return Wait(
+                _progress_reason(step.step), message, name, step.step, run,
+                requeue_after=_stuck_recheck(job, observed),
+            )  # fmt: skip
         return _record(spec, observed, run, step.step, job)
     blocked = check_inputs(spec, observed)
     if blocked is not None:
@@ -441,6 +446,14 @@ def _record(
         can_retry = run.generation == observed.generation and run.attempt < spec.job.max_retries
         return RecordResult(job, step, run, result, "retry" if can_retry else "failed", transient)
     return RecordResult(job, step, run, result, "failed", failure_reason(step, result))
+
+
+def _stuck_recheck(job: ObservedJob, observed: Observed) -> float:
+    """A pod that cannot start changes nothing a watch sees: look again when its grace ends
+    (or at the usual poll, whichever comes first)."""
+    if job.stuck is None:
+        return JOB_POLL_SECONDS
+    return min(JOB_POLL_SECONDS, job.stuck.seconds_left(observed.now))
 
 
 def failure_reason(step: str, result: RunResult | None) -> str:

@@ -24,6 +24,7 @@ from dbmigrator.controller.kube import Kube
 from dbmigrator.controller.observed import JobPolicy, ResourceRef
 from dbmigrator.controller.planner import Blocked, CreateJob, DeleteJob, Fail, Wait
 from dbmigrator.controller.status import Event, plan_reconcile
+from dbmigrator.controller.steps import JOB_POLL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,33 @@ class Reconciler:
     requeue: Callable[[str, str, float], None] = lambda ns, name, delay: None
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+    # The resourceVersion each resource got from this process's last status write: the watch
+    # event it causes carries nothing new, so it needs no reconcile of its own.
+    _written: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def lock(self, namespace: str, name: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault((namespace, name), threading.Lock())
+
+    def is_own_write(self, namespace: str, name: str, resource_version: str | None) -> bool:
+        """True when a watch event shows exactly the object this process's last status write
+        produced (nobody changed it since): reconciling it again would find nothing to do."""
+        return resource_version is not None and self._written.get((namespace, name)) == (
+            resource_version
+        )
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The resource is gone: drop what is kept about it (its lock stays: a reconcile may
+        still hold it)."""
+        self._written.pop((namespace, name), None)
+        metrics.forget(namespace, name)  # its series must not outlive it
+
+    def _write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        version = self.kube.patch_status(namespace, name, patch)
+        if version is None:
+            self._written.pop((namespace, name), None)
+        else:
+            self._written[(namespace, name)] = version
 
     def reconcile(self, namespace: str, name: str) -> None:
         with self.lock(namespace, name), metrics.RECONCILE_SECONDS.time():
@@ -71,7 +95,7 @@ class Reconciler:
             # Reconciling=True first: GitOps health checks (kstatus, Flux, Argo CD) must see
             # this generation in progress before anything else happens. Creating the Job is
             # idempotent, so a Job that fails to be created is simply created next time.
-            self.kube.patch_status(namespace, name, render_status_patch(result.status))
+            self._write(namespace, name, render_status_patch(result.status))
             status = result.status
         if isinstance(step, CreateJob):
             job_spec = apply_job_defaults(spec, self.job_defaults)
@@ -79,7 +103,7 @@ class Reconciler:
             if self.kube.create_job(namespace, manifest):
                 metrics.count_step(namespace, name, step_kind(step.request.step))
                 log.info("%s/%s: created Job %s", namespace, name, step.job_name)
-            self.requeue(namespace, name, 30.0)
+            self.requeue(namespace, name, JOB_POLL_SECONDS)
         elif isinstance(step, DeleteJob):
             self.kube.delete_job(namespace, step.job_name)
             self.requeue(namespace, name, 2.0)
@@ -92,7 +116,7 @@ class Reconciler:
             # operator does not watch: look again soon rather than at the slow resync.
             self.requeue(namespace, name, BLOCKED_RECHECK_SECONDS)
         if result.status != status:
-            self.kube.patch_status(namespace, name, render_status_patch(result.status))
+            self._write(namespace, name, render_status_patch(result.status))
         for event in result.events:
             self._event(body, event)
         metrics.export(namespace, name, result.status, spec)
@@ -112,7 +136,7 @@ class Reconciler:
              "lastTransitionTime": now, "observedGeneration": generation}
             for t, s in (("Ready", "False"), ("Reconciling", "False"), ("Stalled", "True"))
         ]  # fmt: skip
-        self.kube.patch_status(
+        self._write(
             meta["namespace"], meta["name"],
             {"phase": "Failed", "message": f"invalid spec: {problems}", "conditions": conditions,
              "observedGeneration": generation},

@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dbmigrator.api.conditions import find_condition
 from dbmigrator.api.models import parse_spec, parse_status, render_status_patch
 from dbmigrator.controller import metrics
 from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, build_job, step_kind
@@ -60,6 +59,7 @@ class Reconciler:
         """The resource is gone: drop what is kept about it (its lock stays: a reconcile may
         still hold it)."""
         self._written.pop((namespace, name), None)
+        metrics.forget(namespace, name)  # its series must not outlive it
 
     def _write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         version = self.kube.patch_status(namespace, name, patch)
@@ -75,6 +75,7 @@ class Reconciler:
     def _reconcile(self, namespace: str, name: str) -> None:
         body = self.kube.read_resource(namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
+            metrics.forget(namespace, name)  # its series must not outlive it
             return  # deleting never touches the database; Jobs are garbage-collected
         meta = body["metadata"]
         ref = ResourceRef(name=name, namespace=namespace, uid=meta["uid"])
@@ -100,7 +101,7 @@ class Reconciler:
             job_spec = apply_job_defaults(spec, self.job_defaults)
             manifest = build_job(step.request, job_spec, ref, self.default_image)
             if self.kube.create_job(namespace, manifest):
-                metrics.STEPS.labels(namespace, name, step_kind(step.request.step)).inc()
+                metrics.count_step(namespace, name, step_kind(step.request.step))
                 log.info("%s/%s: created Job %s", namespace, name, step.job_name)
             self.requeue(namespace, name, JOB_POLL_SECONDS)
         elif isinstance(step, DeleteJob):
@@ -109,7 +110,7 @@ class Reconciler:
         elif isinstance(step, Wait) and step.requeue_after is not None:
             self.requeue(namespace, name, step.requeue_after)
         if isinstance(step, Fail | Blocked) and result.events:  # counted once, when it happens
-            metrics.FAILURES.labels(namespace, name, step.reason).inc()
+            metrics.count_failure(namespace, name, step.reason)
         if isinstance(step, Blocked):
             # Fixed outside the resource (a Secret or ConfigMap appears or changes), which the
             # operator does not watch: look again soon rather than at the slow resync.
@@ -118,16 +119,10 @@ class Reconciler:
             self._write(namespace, name, render_status_patch(result.status))
         for event in result.events:
             self._event(body, event)
-        self._export(namespace, name, result.status)
+        metrics.export(namespace, name, result.status, spec)
 
     def _event(self, body: dict[str, Any], event: Event) -> None:
         self.kube.post_event(body, event.type, event.reason, event.message)
-
-    def _export(self, namespace: str, name: str, status: Any) -> None:
-        if status.current_version and str(status.current_version).isdigit():
-            metrics.CURRENT_VERSION.labels(namespace, name).set(int(status.current_version))
-        ready = find_condition(status.conditions or [], "Ready")
-        metrics.READY.labels(namespace, name).set(1 if ready and ready.status == "True" else 0)
 
     def _write_invalid_spec(self, body: dict[str, Any], exc: ValidationError) -> None:
         meta = body["metadata"]

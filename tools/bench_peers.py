@@ -202,6 +202,16 @@ history table, validation and lock; the command line's own start-up (its option 
 check, JSON output) is not measured.
 """
 
+ROUND_TRIPS = """\
+How to read the limit: *psql, one session* is the limit for a client that sends one statement
+per round trip, as psql, dbmigrator and Flyway do (dbmigrator has to: it runs each statement
+alone to report its file and line, and to run the non-transactional ones outside a
+transaction). golang-migrate sends each file as one query, one round trip per file, so on files
+of many statements it can beat that limit; the price is that a failing statement is reported by
+the server's character position in the whole file, no statement can run outside the file's
+implicit transaction, and a failure leaves the version marked dirty until `migrate force`.
+"""
+
 ATLAS_NOTE = """\
 Atlas (community CLI) is not compared: its command module is not served by the Go module proxy
 here. `go list -m -versions ariga.io/atlas/cmd/atlas` answers
@@ -267,7 +277,7 @@ def main() -> int:
         "tracking table; it is compared with applying the file because that is what a person "
         "waits for before `up`."
     )
-    out += ["", WHAT_EACH_DOES, ATLAS_NOTE]
+    out += ["", WHAT_EACH_DOES, ROUND_TRIPS, ATLAS_NOTE]
     text = "\n".join(out).rstrip() + "\n"
     print(text)
     if args.write:

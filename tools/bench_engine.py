@@ -183,7 +183,10 @@ def one_session_script(files: list[Path]) -> str:
 
 def migrate_contenders(bench: Bench, directory: Path) -> dict[str, Callable[[str], None]]:
     files = sorted(p for p in directory.glob("*.sql") if not p.name.endswith(".down.sql"))
-    script = directory.parent / f"{directory.name}-one-session.psql"
+    # Outside the work tree: for the shop, directory.parent is the repository.
+    script = (
+        Path(tempfile.mkdtemp(prefix="dbmigrator-bench-")) / f"{directory.name}-one-session.psql"
+    )
     script.write_text(one_session_script(files))
 
     def psql_per_file(db: str) -> None:

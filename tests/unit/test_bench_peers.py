@@ -121,3 +121,29 @@ def test_maven_resolves_from_central_only() -> None:
 def test_the_flyway_launcher_is_the_class_the_build_compiles() -> None:
     source = Path(__file__).resolve().parents[2] / "hack" / "flyway" / f"{FLYWAY_MAIN}.java"
     assert f"public final class {FLYWAY_MAIN}" in source.read_text()
+
+
+def test_a_missing_peer_is_skipped_with_the_path_it_looked_for(tmp_path: Path) -> None:
+    from bench_peers import peer_binaries
+
+    (tmp_path / "migrate").write_text("#!/bin/sh\n")
+    (tmp_path / "migrate").chmod(0o755)
+    found, skipped = peer_binaries(tmp_path)
+    assert found == {"golang-migrate": str(tmp_path / "migrate")}
+    assert skipped == [
+        f"Flyway skipped: {tmp_path / 'flyway' / 'flyway'} is missing (run hack/build-peers.sh)"
+    ]
+
+
+def test_staging_copies_the_up_files_under_the_peer_names(tmp_path: Path) -> None:
+    from bench_peers import stage
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in SHOP:
+        (src / name).write_text(f"-- {name}\n")
+    staged = stage(src, tmp_path / "fw", "flyway")
+    assert sorted(p.name for p in staged.iterdir()) == [
+        "V10__create_order_system.sql", "V1__create_core_tables.sql",
+        "V2__create_payment_system.sql"]  # fmt: skip
+    assert (staged / "V1__create_core_tables.sql").read_text() == "-- 001_create_core_tables.sql\n"

@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 K8S_BIN := $(shell bash hack/build-k8s.sh --bin-dir)
 export PATH := $(K8S_BIN):$(PATH)
 
-.PHONY: install deps k8s image kwok lint fmt test test-unit test-int test-e2e demo bench-engine bench-operator bench-scale clean crds
+.PHONY: install deps k8s image kwok lint fmt test test-unit test-int test-e2e demo bench-engine bench-peers bench-operator bench-scale clean crds
 
 install: $(VENV)/.installed
 
@@ -64,6 +64,12 @@ demo: install k8s image
 
 bench-engine: install
 	$(BIN)/python tools/bench_engine.py --write docs/benchmarks.md
+
+# The peers (golang-migrate from its Go module, Flyway from Maven Central jars) are built here,
+# not in `make test` or .ci/run: benchmarks are not CI. A peer that fails to build is skipped.
+bench-peers: install
+	bash hack/build-peers.sh
+	$(BIN)/python tools/bench_peers.py --write docs/benchmarks.md
 
 bench-operator: install k8s image
 	$(BIN)/python tools/bench_operator.py --write docs/benchmarks.md

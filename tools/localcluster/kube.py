@@ -104,22 +104,29 @@ class KubeApi:
                         raise GoneError(message) if code == 410 else KubeError(message)
                     yield str(event["type"]), dict(obj)
         finally:
+            # A watch left before its end still has bytes in flight: close the connection
+            # rather than hand it back to the pool, where the next request would read them.
+            resp.close()
             resp.release_conn()
 
     def create_persistent_volume(self, volume: Json) -> None:
         try:
-            self._core.create_persistent_volume(
-                volume, _preload_content=False, _request_timeout=30
-            ).release_conn()
+            _json(
+                self._core.create_persistent_volume(
+                    volume, _preload_content=False, _request_timeout=30
+                )
+            )  # read to the end: a body left unread would be the next request's answer
         except ApiException as err:
             raise _wrap(err) from err
 
     def apply_storage_class(self, storage_class: Json) -> None:
         """Create the class; an existing one of that name is left as it is."""
         try:
-            self._storage.create_storage_class(
-                storage_class, _preload_content=False, _request_timeout=30
-            ).release_conn()
+            _json(
+                self._storage.create_storage_class(
+                    storage_class, _preload_content=False, _request_timeout=30
+                )
+            )
         except ApiException as err:
             if err.status != 409:
                 raise _wrap(err) from err

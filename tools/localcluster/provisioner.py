@@ -120,3 +120,7 @@ def run_provisioner(state_dir: Path) -> None:
         except KubeError as err:
             log.warning("%s; relisting in 1s", err)
             time.sleep(1)
+        except Exception as err:  # a broken connection must not end provisioning for good
+            log.warning("%s: %s; reconnecting and relisting in 1s", type(err).__name__, err)
+            time.sleep(1)
+            api = KubeApi(layout.kubeconfig)

@@ -19,22 +19,17 @@ from dbmigrator.api.models import (
     parse_spec,
     render_status_patch,
 )
+from dbmigrator.controller.messages import redact, render_engine_error, summarize_validation
 from dbmigrator.controller.observed import (
     Observed,
     ObservedJob,
     ResourceRef,
     parse_source_listing,
 )
-from dbmigrator.controller.planner import Blocked, CreateJob, Done, Fail, Suspended, Wait
-from dbmigrator.controller.status import (
-    Reconcile,
-    apply_step,
-    db_version_after,
-    plan_reconcile,
-    redact,
-    render_engine_error,
-    summarize_validation,
-)
+from dbmigrator.controller.recording import db_version_after
+from dbmigrator.controller.status import Reconcile, apply_step, plan_reconcile
+from dbmigrator.controller.stepids import StepId
+from dbmigrator.controller.steps import Blocked, CreateJob, Done, Fail, Suspended, Wait
 from dbmigrator.engine.results import (
     AppliedMigration,
     BackupInfo,
@@ -353,7 +348,7 @@ def test_rollback_after_failure_adds_two_history_entries() -> None:
     sim.finish("shop-g1-migrate-3", up(5, 7, ok=False, exit_code=1,
                error=ErrorInfo(kind="migration", message="boom", file="008_m.sql")))  # fmt: skip
     r = sim.reconcile()
-    assert isinstance(r.step, CreateJob) and r.step.request.step == "down"
+    assert isinstance(r.step, CreateJob) and r.step.request.step == StepId("down")
     assert r.status.phase == "RollingBack"
     assert conditions(r.status)["Reconciling"] == ("True", "RollingBack")
     down = RunResult(command="down", ok=True, exit_code=0, from_version="007",

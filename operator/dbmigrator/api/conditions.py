@@ -77,6 +77,7 @@ class Reason(StrEnum):
     INVALID_PHASES = "InvalidPhases"
     DOWN_FILE_MISSING = "DownFileMissing"
     BACKUP_REQUIRED = "BackupRequired"
+    INVALID_SPEC = "InvalidSpec"  # the models reject the spec (the CRD schema should have)
     IMAGE_NOT_ALLOWED = "ImageNotAllowed"
     SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 

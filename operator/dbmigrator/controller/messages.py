@@ -10,8 +10,9 @@ import re
 
 from dbmigrator.api import constants as c
 from dbmigrator.api.models import DatabaseMigrationStatus, RunState
-from dbmigrator.controller.jobs import build_log_hint, step_kind
+from dbmigrator.controller.jobs import build_log_hint
 from dbmigrator.controller.observed import ObservedJob
+from dbmigrator.controller.stepids import StepId
 from dbmigrator.engine.results import RunResult, format_error
 
 # The credentials (up to an '@' on the same line, blanks included: a malformed password may have
@@ -57,7 +58,7 @@ def redact(text: str) -> str:
 
 def success_message(status: DatabaseMigrationStatus, run: RunState) -> str:
     """'8 migrations applied in 3 phases; 14/14 checks passed' (or the rollback's summary)."""
-    migrates = [r for r in run.completed if step_kind(r.step) == "migrate" and r.succeeded]
+    migrates = [r for r in run.completed if StepId.parse(r.step).kind == "migrate" and r.succeeded]
     applied = sum(r.applied for r in migrates)
     if run.operation == "rollback":
         reverted = sum(r.reverted for r in run.completed)

@@ -67,7 +67,7 @@ bench-operator: install k8s image
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .localpg .localcluster
 
-# The CRD and its reference are generated from operator/dbmigrator/api/models.py.
+# The CRD and its reference are generated from operator/dbmigrator/api/spec.py and status.py.
 crds: install
 	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd > crds/dbmigrator.io_databasemigrations.yaml
 	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd --reference > docs/crd-reference.md

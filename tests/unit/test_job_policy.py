@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from dbmigrator.api.models import DatabaseMigrationSpec, DatabaseMigrationStatus, parse_spec
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus
 from dbmigrator.controller.checks import image_allowed
 from dbmigrator.controller.observed import JobPolicy, Observed, ResourceRef, parse_source_listing
 from dbmigrator.controller.planner import plan

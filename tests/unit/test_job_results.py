@@ -12,12 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbmigrator.api.models import (
-    DatabaseMigrationStatus,
-    PlannedStep,
-    RunState,
-    parse_spec,
-)
+from dbmigrator.api.spec import parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunState
 from dbmigrator.controller.observed import (
     Observed,
     ObservedJob,

@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 
 from dbmigrator.api.constants import TMP_DIR
-from dbmigrator.api.models import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
 from dbmigrator.controller.jobs import (
     JobRequest,
     backup_relative_path,
@@ -464,7 +464,7 @@ def test_an_empty_resources_object_gets_the_operator_defaults_not_best_effort() 
 def test_every_validation_field_of_the_crd_is_understood_by_the_engine() -> None:
     """The CRD's spec.validation and the engine's checks file are one contract: a field the
     CRD accepts but the engine refuses (extra="forbid") would fail every Job."""
-    from dbmigrator.api.models import ValidationSpec
+    from dbmigrator.api.spec import ValidationSpec
     from dbmigrator.engine.checksfile import parse_checks
 
     full = ValidationSpec.model_validate({

@@ -18,14 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
-    DatabaseMigrationStatus,
-    PlannedStep,
-    RunFailure,
-    RunState,
-    parse_spec,
-)
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunFailure, RunState
 from dbmigrator.controller.jobs import build_job
 from dbmigrator.controller.observed import (
     JobPolicy,
@@ -799,7 +793,7 @@ def test_current_step_skips_covered_phases_and_follows_recovery() -> None:
     assert step is not None and step.step == "backup"
     step = current_step(run, "004")
     assert step is not None and step.step == "backup"
-    from dbmigrator.api.models import RunStepRecord
+    from dbmigrator.api.status import RunStepRecord
 
     done_backup = run.model_copy(update={"completed": [
         RunStepRecord(step="backup", job="j", succeeded=True, reason="Succeeded")]})  # fmt: skip

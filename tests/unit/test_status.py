@@ -10,13 +10,12 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from dbmigrator.api.crd import build_openapi_schema
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
+from dbmigrator.api.schema import build_openapi_schema
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.status import (
     DatabaseMigrationStatus,
     HistoryEntry,
     RunState,
-    parse_spec,
     render_status_patch,
 )
 from dbmigrator.controller.messages import redact, render_engine_error, summarize_validation

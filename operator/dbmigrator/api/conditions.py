@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
 
-from dbmigrator.api.models import Condition
+from dbmigrator.api.status import Condition
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

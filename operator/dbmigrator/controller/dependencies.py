@@ -8,7 +8,8 @@ spec.dependencyTimeoutSeconds have passed since this generation began waiting
 from __future__ import annotations
 
 from dbmigrator.api.conditions import Reason, find_condition
-from dbmigrator.api.models import DatabaseMigrationSpec, DatabaseMigrationStatus
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import DatabaseMigrationStatus
 from dbmigrator.controller.delays import DEPENDENCY_POLL_SECONDS
 from dbmigrator.controller.observed import Observed
 from dbmigrator.controller.runs import format_time, parse_time

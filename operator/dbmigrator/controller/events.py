@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, assert_never
 
 from dbmigrator.api.conditions import ConditionType, Reason, find_condition
-from dbmigrator.api.models import DatabaseMigrationStatus
+from dbmigrator.api.status import DatabaseMigrationStatus
 from dbmigrator.controller.steps import (
     Blocked,
     CreateJob,

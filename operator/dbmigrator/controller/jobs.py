@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.models import DatabaseMigrationSpec, ResourceRequirements, ValidationSpec
+from dbmigrator.api.spec import DatabaseMigrationSpec, ResourceRequirements, ValidationSpec
 from dbmigrator.controller.observed import ResourceRef
 from dbmigrator.controller.stepids import StepId, StepKind
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.models import DatabaseMigrationStatus, RunState
+from dbmigrator.api.status import DatabaseMigrationStatus, RunState
 from dbmigrator.controller.jobs import build_log_hint
 from dbmigrator.controller.observed import ObservedJob
 from dbmigrator.controller.stepids import StepId

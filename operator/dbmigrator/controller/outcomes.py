@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dbmigrator.api.conditions import Reason
-from dbmigrator.api.models import DatabaseMigrationSpec, RunState
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import RunState
 from dbmigrator.controller.observed import Observed, ObservedJob
 from dbmigrator.controller.results import RejectedResult, read_job_result
 from dbmigrator.controller.stepids import StepId

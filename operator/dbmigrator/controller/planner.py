@@ -43,12 +43,8 @@ from typing import Literal
 
 from dbmigrator.api.conditions import Reason
 from dbmigrator.api.constants import ANNOTATION_RETRY
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
-    DatabaseMigrationStatus,
-    PlannedStep,
-    RunState,
-)
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunState
 from dbmigrator.controller.checks import check_inputs, check_spec
 from dbmigrator.controller.dependencies import await_dependency
 from dbmigrator.controller.jobs import JobRequest

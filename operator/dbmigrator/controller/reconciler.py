@@ -19,12 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from dbmigrator.api.conditions import find_condition
-from dbmigrator.api.models import (
-    DatabaseMigrationStatus,
-    parse_spec,
-    parse_status,
-    render_status_patch,
-)
+from dbmigrator.api.spec import parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus, parse_status, render_status_patch
 from dbmigrator.controller import metrics
 from dbmigrator.controller.events import Event
 from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, build_job

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from dbmigrator.api.conditions import ConditionType, Reason, set_condition
-from dbmigrator.api.models import (
+from dbmigrator.api.status import (
     AppliedMigrationStatus,
     BackupStatus,
     CheckFailureStatus,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dbmigrator.api.models import DatabaseMigrationSpec, PlannedStep, RunState, RunStepRecord
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import PlannedStep, RunState, RunStepRecord
 from dbmigrator.controller.jobs import build_job_name
 from dbmigrator.controller.observed import Observed
 from dbmigrator.controller.stepids import StepId

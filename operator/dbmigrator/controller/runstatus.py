@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import (
     DatabaseMigrationStatus,
     HistoryEntry,
     PhaseStatus,

@@ -22,11 +22,8 @@ from datetime import datetime
 from typing import Literal, assert_never
 
 from dbmigrator.api.conditions import ConditionType, Reason, set_condition
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
-    DatabaseMigrationStatus,
-    LastJob,
-)
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import DatabaseMigrationStatus, LastJob
 from dbmigrator.controller.delays import (
     BLOCKED_RECHECK_SECONDS,
     JOB_POLL_SECONDS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from dbmigrator.api.models import RunState
+from dbmigrator.api.status import RunState
 from dbmigrator.controller.delays import JOB_POLL_SECONDS
 from dbmigrator.controller.jobs import JobRequest
 from dbmigrator.controller.observed import ObservedJob

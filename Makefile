@@ -35,6 +35,7 @@ lint: install
 	$(BIN)/ruff check operator tools tests
 	$(BIN)/ruff format --check operator tools tests
 	$(BIN)/mypy operator/dbmigrator
+	$(BIN)/mypy tools
 	$(BIN)/lint-imports
 	$(BIN)/yamllint crds charts deploy examples
 	$(BIN)/hadolint Dockerfile

@@ -10,9 +10,13 @@ name is deterministic. That makes every crash point safe:
     killed after a Job finished, before recording       -> record it now (once: the write is atomic)
     killed after recording, before the next Job         -> the next step is planned again
 
+A finished Job is no action: `next_result` returns it as data (RecordResult) and
+`status.fold_results` records it before `plan` runs, so `plan` always sees a status where the
+current step's Job, if finished, is recorded (it refuses one that is not, loudly).
+
 Transition table (first matching row wins; "run" is `status.run`):
 
-    run Running, current step's Job finished       -> RecordResult(job, result, outcome)
+    run Running, current step's Job finished       -> (next_result: RecordResult, folded first)
     a Job active, suspend                          -> DeleteJob(job); Suspended while it is deleted
     a Job active, it is the current step's         -> Wait(job)  (adopted, possibly by a new run)
     a Job active, any other                        -> Wait(WaitingForJob)  (never two Jobs)
@@ -30,7 +34,8 @@ Transition table (first matching row wins; "run" is `status.run`):
     run Running, no step left, current != target   -> Fail(TargetNotReached)
     run Succeeded / Failed (same generation)       -> Done / Fail (idempotent)
 
-Steps of an upgrade run: backup (if enabled) -> rehearse (if enabled) -> migrate-<n> for every phase
+Steps (`stepids.StepId`) of an upgrade run: backup (if enabled) -> rehearse (if enabled) ->
+migrate-<n> for every phase
 with versions above the start version (a phase already covered by `currentVersion` is skipped).
 A rollback run (target lowered below currentVersion): backup (if enabled) -> down.
 A failed migrate step is followed by `down` (to the run's start version) when onFailure is Down, or

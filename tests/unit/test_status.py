@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from pydantic import ValidationError
 
 from dbmigrator.api.schema import build_openapi_schema
 from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
@@ -24,7 +25,12 @@ from dbmigrator.controller.delays import (
     SUSPEND_POLL_SECONDS,
 )
 from dbmigrator.controller.jobs import JobRequest
-from dbmigrator.controller.messages import redact, render_engine_error, summarize_validation
+from dbmigrator.controller.messages import (
+    redact,
+    render_engine_error,
+    render_spec_problems,
+    summarize_validation,
+)
 from dbmigrator.controller.observed import (
     Observed,
     ObservedJob,
@@ -641,3 +647,10 @@ def test_every_action_says_when_to_look_again() -> None:
     assert plan_requeue(Done(None)) is None
     assert plan_requeue(Suspended("m")) is None
     assert plan_requeue(Fail(run, "MigrationFailed", "m")) is None
+
+
+def test_spec_problems_name_their_fields() -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_spec(targetVersion="abc", phases=[{"name": "Bad Name", "through": "003"}])
+    text = render_spec_problems(caught.value.errors())
+    assert "spec.targetVersion" in text and "spec.phases.0.name" in text

@@ -7,6 +7,8 @@ details: kubectl logs job/NAME -n NS`. Anything that looks like a database URI i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from dbmigrator.api import constants as c
 from dbmigrator.api.status import DatabaseMigrationStatus, RunState
@@ -90,3 +92,10 @@ def format_size(size: int) -> str:
 
 def clip(text: str) -> str:
     return text if len(text) <= c.MESSAGE_LIMIT else text[: c.MESSAGE_LIMIT - 1] + "…"
+
+
+def render_spec_problems(errors: Sequence[Mapping[str, Any]], limit: int = 5) -> str:
+    """The first `limit` problems pydantic found in a spec, each naming its field."""
+    return "; ".join(
+        f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:limit]
+    )

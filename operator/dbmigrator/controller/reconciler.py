@@ -25,6 +25,7 @@ from dbmigrator.controller import metrics
 from dbmigrator.controller.events import Event
 from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, build_job
 from dbmigrator.controller.kube import Kube
+from dbmigrator.controller.messages import render_spec_problems
 from dbmigrator.controller.observed import JobPolicy, ResourceRef
 from dbmigrator.controller.status import plan_invalid_spec, plan_reconcile
 from dbmigrator.controller.steps import Blocked, CreateJob, DeleteJob, Fail
@@ -110,9 +111,7 @@ class Reconciler:
         self, body: dict[str, Any], status: DatabaseMigrationStatus, exc: ValidationError
     ) -> None:
         meta = body["metadata"]
-        problems = "; ".join(
-            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        problems = render_spec_problems(exc.errors())
         generation = int(meta.get("generation") or 1)
         result = plan_invalid_spec(status, problems, generation, self.clock())
         if result.status != status:

@@ -36,10 +36,14 @@ class Event:
 
 def build_record_events(rec: RecordResult, after: DatabaseMigrationStatus) -> list[Event]:
     """The Event of a folded-in result: what its step did."""
-    message = after.message or ""
-    if rec.outcome == "succeeded":
-        return [Event("Normal", Reason.SUCCEEDED, f"{rec.step}: {message}")]
-    return [Event("Warning", rec.reason, f"{rec.step}: {message}")]
+    text = f"{rec.step}: {after.message or ''}"
+    match rec.outcome:
+        case "succeeded":
+            return [Event("Normal", Reason.SUCCEEDED, text)]
+        case "retry" | "failed":
+            return [Event("Warning", rec.reason, text)]
+        case _:
+            assert_never(rec.outcome)
 
 
 def build_ready_change_events(

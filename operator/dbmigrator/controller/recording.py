@@ -9,9 +9,10 @@ error). A rehearsal's facts describe a scratch copy and never touch the database
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from dbmigrator.api.conditions import ConditionType, Reason, set_condition
+from dbmigrator.api.fields import PhaseState
 from dbmigrator.api.status import (
     AppliedMigrationStatus,
     BackupStatus,
@@ -216,13 +217,20 @@ def _record_phase(
     if index is None or index >= len(phases):
         return list(phases)
     out = list(phases)
-    if rec.outcome == "retry":
-        out[index] = out[index].model_copy(update={"state": "Running", "message": message})
-    else:
-        state = "Succeeded" if rec.outcome == "succeeded" else "Failed"
-        out[index] = out[index].model_copy(
-            update={"state": state, "completed_at": now, "job": rec.job.name, "message": message}
-        )
+    state: PhaseState
+    match rec.outcome:
+        case "retry":
+            out[index] = out[index].model_copy(update={"state": "Running", "message": message})
+            return out
+        case "succeeded":
+            state = "Succeeded"
+        case "failed":
+            state = "Failed"
+        case _:
+            assert_never(rec.outcome)
+    out[index] = out[index].model_copy(
+        update={"state": state, "completed_at": now, "job": rec.job.name, "message": message}
+    )
     return out
 
 

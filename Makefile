@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 K8S_BIN := $(shell bash hack/build-k8s.sh --bin-dir)
 export PATH := $(K8S_BIN):$(PATH)
 
-.PHONY: install deps k8s image lint fmt test test-unit test-int test-e2e demo bench-engine bench-operator clean crds
+.PHONY: install deps k8s image kwok lint fmt test test-unit test-int test-e2e demo bench-engine bench-operator bench-scale clean crds
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ k8s: deps
 image: deps
 	bash hack/build-image.sh
 
+# kwok (simulated nodes) for bench-scale and its e2e smoke test (first build a few minutes).
+kwok:
+	bash hack/build-kwok.sh >/dev/null
+
 lint: install
 	$(BIN)/ruff check operator tools tests
 	$(BIN)/ruff format --check operator tools tests
@@ -50,10 +54,10 @@ test-unit: install
 test-int: install deps
 	$(PYTEST) -q tests/integration
 
-test-e2e: install k8s image
+test-e2e: install k8s image kwok
 	$(PYTEST) -q tests/e2e
 
-test: install k8s image
+test: install k8s image kwok
 	$(PYTEST) -q tests
 
 demo: install k8s image
@@ -64,6 +68,9 @@ bench-engine: install
 
 bench-operator: install k8s image
 	$(BIN)/python tools/bench_operator.py --write docs/benchmarks.md
+
+bench-scale: install k8s image kwok
+	$(BIN)/python tools/bench_scale.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .localpg .localcluster

@@ -8,6 +8,8 @@
 #   containerd, runc, CNI plugins    the local cluster's real node
 #   iptables, iproute2, util-linux   the node's network namespace (ip, nsenter) and rules
 #   openssl, make                    the cluster's PKI; this Makefile
+#   prometheus (for promtool)        `promtool check/test rules` on the chart's alerts
+#   npm                              hack/fetch-pg.sh: PostgreSQL 17 beside Debian's 15 (run last)
 # Needs root (apt-get); prints what it installs. Exit 0 when everything is already there.
 set -euo pipefail
 declare -A need_for=(
@@ -25,6 +27,8 @@ declare -A need_for=(
   [nsenter]=util-linux
   [openssl]=openssl
   [make]=make
+  [npm]=npm
+  [promtool]=prometheus
 )
 missing=()
 for what in "${!need_for[@]}"; do
@@ -34,8 +38,10 @@ for what in "${!need_for[@]}"; do
   read -r -a pkgs <<< "${need_for[$what]}"
   missing+=("${pkgs[@]}")
 done
+fetch_pg() { bash "$(dirname "$0")/fetch-pg.sh" >/dev/null; }
 if (( ${#missing[@]} == 0 )); then
   echo "Debian packages: all present"
+  fetch_pg
   exit 0
 fi
 if (( EUID != 0 )); then
@@ -52,4 +58,9 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   pg_lsclusters --no-header 2>/dev/null | awk '$4 == "online" {print $1, $2}' |
     while read -r ver name; do pg_ctlcluster "$ver" "$name" stop || true; done
 fi
+# Debian's prometheus package starts a server where services may start; only promtool is used.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v invoke-rc.d >/dev/null 2>&1; then
+  invoke-rc.d prometheus stop >/dev/null 2>&1 || true
+fi
 echo "Debian packages installed"
+fetch_pg

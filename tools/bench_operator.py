@@ -31,6 +31,7 @@ from kubernetes import client, config, watch
 from bench_engine import write_section
 from localcluster.controlplane import start_cluster, stop_cluster
 from localcluster.state import HOST_IP, POSTGRES_CLIENTS
+from localcluster.turns import take_turn
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,6 +144,7 @@ def main() -> int:
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="dbmigrator-bench-cluster-"))
+    turn = take_turn()  # noqa: F841 - the node is ours while this handle lives
     cluster = start_cluster(state)
     operator: subprocess.Popen[bytes] | None = None
     try:

@@ -22,6 +22,7 @@ import psycopg
 
 from localcluster.controlplane import start_cluster, stop_cluster
 from localcluster.state import HOST_IP, POSTGRES_CLIENTS
+from localcluster.turns import take_turn
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,6 +127,7 @@ def run_operator_story() -> None:
         "and a real node (kubelet + containerd) with the project's image"
     )
     print("(make demo built the binaries and the image first: ~15 minutes once, then cached)")
+    turn = take_turn()  # noqa: F841 - the node is ours while this handle lives
     cluster = start_cluster(state)
     operator: subprocess.Popen[bytes] | None = None
     pg: LocalPostgres | None = None

@@ -14,6 +14,7 @@ that address, which works from the host and from every pod alike.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import pwd
@@ -28,6 +29,67 @@ from pathlib import Path
 from urllib.parse import quote
 
 PG_USER = "postgres"
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def fetched_bindirs() -> tuple[Path, Path]:
+    """(PostgreSQL 17 server bindir, client tools bindir) of hack/fetch-pg.sh, fetched if missing."""
+    proc = subprocess.run(
+        ["bash", str(REPO / "hack" / "fetch-pg.sh")], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"hack/fetch-pg.sh failed: {proc.stderr.strip()}")
+    server, client = proc.stdout.split()[-2:]
+    return Path(server), Path(client)
+
+
+def server_bindir(major: int) -> Path:
+    """The server binaries of one major: Debian's package, else (17) hack/fetch-pg.sh's download."""
+    debian = Path(f"/usr/lib/postgresql/{major}/bin")
+    if (debian / "postgres").exists():
+        return debian
+    if major == 17:
+        return fetched_bindirs()[0]
+    raise RuntimeError(f"no PostgreSQL {major} server: install postgresql-{major}")
+
+
+def bindir_major(bindir: Path) -> int:
+    """The major version of the server in `bindir` (`postgres --version`)."""
+    out = subprocess.run(
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    return int(out.split()[-1].split(".")[0])
+
+
+MIRROR_ROOT = Path("/usr/local/lib/dbmigrator-pg")
+
+
+def _readable_by(path: Path, uid: int) -> bool:
+    """Whether every directory up to `path` lets others (the server's user) through."""
+    for part in [path, *path.parents]:
+        st = part.stat()
+        if st.st_uid != uid and not st.st_mode & 0o001:
+            return False
+    return True
+
+
+def runnable_bindir(bindir: Path, ids: tuple[int, int] | None) -> Path:
+    """`bindir`, or a copy of its installation the server's user can reach (a download in
+    root's home is not: /root is 0700). The copy is made once per installation, under a
+    directory only root may write (we are root whenever `ids` is set)."""
+    if ids is None or _readable_by(bindir, ids[0]):
+        return bindir
+    install = bindir.parent
+    mirror = MIRROR_ROOT / f"{install.parent.name}-{install.name}"
+    if not (mirror / ".complete").exists():
+        shutil.rmtree(mirror, ignore_errors=True)
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        mirror.parent.chmod(0o755)
+        shutil.copytree(install, mirror, symlinks=True)
+        (mirror / ".complete").touch()
+    return mirror / bindir.name
 
 
 def find_bindir() -> Path:
@@ -88,9 +150,9 @@ class LocalPostgres:
         assert self.base is not None
         return self.base / "data"
 
-    @property
+    @functools.cached_property
     def major(self) -> int:
-        return int(self.bindir.parent.name)
+        return bindir_major(self.bindir)
 
     def dsn(
         self, dbname: str = "postgres", user: str | None = None, password: str | None = None
@@ -105,6 +167,7 @@ class LocalPostgres:
             self._owned_base = True
         self.base.mkdir(parents=True, exist_ok=True)
         ids = _run_as()
+        self.bindir = runnable_bindir(self.bindir, ids)
         self.port = self.port or free_port()
         pwfile = self.base / "pwfile"
         pwfile.write_text(self.password + "\n")

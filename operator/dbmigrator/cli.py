@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -293,17 +292,20 @@ def status(ctx: Context) -> None:
     report, history = engine.status()
     if ctx.output == "json":
         click.echo(json.dumps({
-            "command": "status", "ok": not report.drift, "currentVersion": report.current,
+            "command": "status", "ok": report.ok, "currentVersion": report.current,
             "applied": [{"version": r.version, "name": r.name, "checksum": r.checksum,
-                         "file": m.up.name if m else None} for m, r in report.applied],
+                         "recordedBy": r.origin, "file": m.up.name if m else None}
+                        for m, r in report.applied],
             "pending": [{"version": m.version, "name": m.name, "file": m.up.name} for m in report.pending],
-            "drift": [{"version": d.version, "file": d.file, "recorded": d.recorded, "current": d.current}
-                      for d in report.drift],
+            "drift": [{"version": d.version, "file": d.file, "by": d.by, "recorded": d.recorded,
+                       "current": d.current} for d in report.drift],
+            "readded": [{"version": r.version, "file": r.file, "removedBy": r.removed_by,
+                         "message": r.display} for r in report.readded],
             "unknown": [r.version for r in report.unknown],
         }))  # fmt: skip
     else:
         show_status(ctx.console, report, history)
-    sys.exit(1 if report.drift else 0)
+    sys.exit(0 if report.ok else 1)
 
 
 @main.command()
@@ -434,18 +436,21 @@ def repair(ctx: Context, mark: str, versions: tuple[str, ...]) -> None:
 @_common
 @_guard("bootstrap")
 def bootstrap(ctx: Context) -> None:
-    """Give vanilla PostgreSQL what Supabase provides (roles, auth schema, extensions); idempotent."""
-    text = resources.files("dbmigrator").joinpath("sql/supabase_compat.sql").read_text()
+    """Give vanilla PostgreSQL what Supabase provides (roles, auth and storage schemas,
+    extensions on the search_path); idempotent; skips a real Supabase database."""
+    from dbmigrator.engine.bootstrap import apply_bootstrap
+
     dsn = ctx.resolve_dsn()
-    with connect(dsn, "bootstrap") as conn, conn.transaction(), conn.cursor() as cur:
-        try:
-            cur.execute(text.encode())
-        except Exception as exc:  # psycopg.Error, kept out of the import list of this module
-            raise InputError(f"bootstrap failed: {scrub(str(exc), dsn)}") from None
-    ctx.progress.info(
-        "Supabase compatibility objects are in place (roles, auth schema, extensions)"
-    )
-    _finish(ctx, RunResult(command="bootstrap", ok=True, exit_code=0, database=dsn.dbname))
+    skipped = apply_bootstrap(dsn)
+    if skipped:
+        ctx.progress.info(f"bootstrap skipped: {skipped}")
+    else:
+        ctx.progress.info(
+            "Supabase compatibility objects are in place (roles, auth and storage schemas, "
+            "extensions on the search_path)"
+        )
+    _finish(ctx, RunResult(command="bootstrap", ok=True, exit_code=0, database=dsn.dbname,
+                           warnings=[f"skipped: {skipped}"] if skipped else []))  # fmt: skip
 
 
 DEFAULT_IMAGE = f"ghcr.io/dbmigrator/dbmigration-operator:{__version__}"

@@ -16,7 +16,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 
 from dbmigrator.engine.files import Migration
-from dbmigrator.engine.planning import DownPlan, StatusReport, UpPlan
+from dbmigrator.engine.planning import AppliedRow, DownPlan, StatusReport, UpPlan
 from dbmigrator.engine.progress import Progress
 from dbmigrator.engine.results import RunResult, format_error
 
@@ -156,13 +156,16 @@ def show_status(console: Console, report: StatusReport, history: list[dict[str, 
             table.add_row(row.version, row.name or "", "[yellow]applied, no file[/]", "")
             continue
         state = "[red]applied, CHANGED since[/]" if m.version in drift else "[green]applied[/]"
-        table.add_row(m.version, m.name, state, (row.checksum or "not recorded")[7:19])
+        if row.origin == "readded":
+            state = "[red]re-added outside dbmigrator[/]"
+        table.add_row(m.version, m.name, state, short_checksum(row))
     for m in report.pending:
         table.add_row(m.version, m.name, "[cyan]pending[/]", m.checksum[7:19])
     console.print(table)
     for d in report.drift:
-        console.print(f"[red]drift:[/] {d.file} changed since it was applied "
-                      f"(recorded {d.recorded[:19]}, now {d.current[:19]})")  # fmt: skip
+        console.print(f"[red]drift:[/] {escape(d.display)} changed since it was applied")
+    for r in report.readded:
+        console.print(f"[red]re-added:[/] {escape(r.display)}")
     if history:
         console.print("Recent runs:")
         for h in history[:5]:
@@ -170,6 +173,16 @@ def show_status(console: Console, report: StatusReport, history: list[dict[str, 
             when = h["finished_at"].strftime("%Y-%m-%d %H:%M:%S") if h["finished_at"] else ""
             console.print(f"  {mark} {when} {h['operation']:<6} {h['version']} {h['name'] or ''} "
                           f"by {h['executed_by']} {h.get('note') or ''}", highlight=False)  # fmt: skip
+
+
+def short_checksum(row: AppliedRow) -> str:
+    """What the checksum column says: 12 hex digits of ours, else why there is none."""
+    if row.checksum:
+        return row.checksum.removeprefix("sha256:")[:12]
+    return {
+        "external": "(other tool)",
+        "readded": "(untrusted)",
+    }.get(row.origin, "(none)")
 
 
 def show_result(console: Console, result: RunResult) -> None:
@@ -181,6 +194,13 @@ def show_result(console: Console, result: RunResult) -> None:
             table.add_column(column)
         for f in result.validation.failures:
             table.add_row(escape(f.check), escape(f.target), escape(f.message))
+        console.print(table)
+    if result.validation is not None and result.validation.warning_details:
+        table = Table(title="Warnings", title_justify="left")
+        for column in ("check", "object", "message"):
+            table.add_column(column)
+        for w in result.validation.warning_details:
+            table.add_row(escape(w.check), escape(w.target), escape(w.message))
         console.print(table)
     if result.performance:
         table = Table(title="Query timings (median of EXPLAIN ANALYZE runs)", title_justify="left")

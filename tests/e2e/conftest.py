@@ -11,9 +11,11 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster.controlplane import LocalCluster
 from localcluster.pytest_plugin import local_cluster
@@ -60,13 +63,26 @@ class Operator:
     kubeconfig: Path
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    metrics_port: int = 0  # 0: no /metrics
+
+    def sample(self, metric: str, /, **labels: str) -> float | None:
+        """The value of one series on the operator's real /metrics, or None if it has none."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == metric and labels.items() <= sample.labels.items():
+                    return float(sample.value)
+        return None
 
     def start(self) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         env.pop("DATABASE_URL", None)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(CLI), "operator", "--all-namespaces", "--standalone", "--metrics-port", "0",
+                [str(CLI), "operator", "--all-namespaces", "--standalone",
+                 "--metrics-port", str(self.metrics_port),
                  "--liveness-port", "0", "--allowed-source-images", "localhost/"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )  # fmt: skip
@@ -117,7 +133,11 @@ def postgres(cluster: LocalCluster) -> Iterator[LocalPostgres]:
 
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    op = Operator(cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    with socket.socket() as free:  # a free port for /metrics (the tests read series there)
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    op = Operator(cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log",
+                  metrics_port=port)  # fmt: skip
     op.start()
     try:
         yield op

@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.conftest import REPO, Operator, Shop, kubectl, shop_resource, wait_for
 from tests.unit.test_argocd_health import run_health
+from tests.unit.test_gitops_health import flux_health
 
 pytestmark = pytest.mark.e2e
 
@@ -129,9 +130,11 @@ def test_operator_killed_mid_migration_adopts_the_job(shop: Shop, operator: Oper
     assert runs == []
 
 
-def test_a_late_secret_is_waited_for_then_the_run_goes_on(shop: Shop) -> None:
+def test_a_late_secret_is_waited_for_then_the_run_goes_on(shop: Shop, operator: Operator) -> None:
     """GitOps applies the Secret moments later (External Secrets, Sealed Secrets, a later wave):
-    Progressing meanwhile, for Argo CD too, never Degraded; then Ready."""
+    Progressing meanwhile, for Argo CD and Flux's CEL checks too, never Degraded; then Ready.
+    The operator's /metrics says the same (the series the chart's alerts and dashboard read)."""
+    series = {"namespace": shop.namespace, "name": "shop-db"}
     shop.kubectl("delete", "secret", "shop-db-credentials")
     shop.apply(shop_resource(shop.namespace, "003", phases=[], backup={"enabled": False},
                              rehearsal={"enabled": False}))  # fmt: skip
@@ -140,13 +143,23 @@ def test_a_late_secret_is_waited_for_then_the_run_goes_on(shop: Shop) -> None:
     assert shop.condition("Stalled")["status"] == "False"
     assert "shop-db-credentials" in shop.condition("Reconciling")["message"]
     assert run_health(shop.resource())[0] == "Progressing"
+    assert flux_health(shop.resource()) == "InProgress"
+    assert operator.sample("dbmigrator_condition", **series, condition="Reconciling") == 1
+    assert operator.sample("dbmigrator_condition", **series, condition="Stalled") == 0
     assert shop.jobs() == []
     shop.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db-credentials"},
                 "stringData": {"uri": shop.dsn}})  # fmt: skip
     st = shop.wait_settled(timeout=120)["status"]
     assert st["phase"] == "Succeeded", st.get("message")
     assert run_health(shop.resource())[0] == "Healthy"
+    assert flux_health(shop.resource()) == "Current"
     assert st.get("waitingSince") is None
+    assert operator.sample("dbmigrator_phase", **series, phase="Succeeded") == 1
+    assert operator.sample("dbmigrator_current_version", **series) == 3
+    assert operator.sample("dbmigrator_run_deadline_timestamp_seconds", **series) is None
+    shop.kubectl("delete", "dbm", "shop-db", "--wait=true", "--timeout=60s")
+    wait_for("the deleted resource's series to go",
+             lambda: operator.sample("dbmigrator_phase", **series) is None, timeout=30)  # fmt: skip
 
 
 def test_a_secret_that_never_comes_stalls_then_recovers(shop: Shop) -> None:

@@ -466,6 +466,9 @@ def test_bootstrap_on_supabase_like_database(_shop_pg: _Server) -> None:
         for stmt in (
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_admin') "
             "THEN CREATE ROLE supabase_admin SUPERUSER NOLOGIN; END IF; END $$",
+            # bootstrap creates a plain supabase_admin (roles are cluster-wide): the platform's
+            # is a superuser.
+            "ALTER ROLE supabase_admin SUPERUSER",
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sb_postgres') "
             "THEN CREATE ROLE sb_postgres LOGIN CREATEROLE; END IF; END $$",
         ):

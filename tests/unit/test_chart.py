@@ -36,7 +36,11 @@ NON_DEFAULT: dict[str, Any] = {
     "replicas": 2,
     "image": {"repository": "registry.example.com/dbm/operator", "tag": "1.2.3"},
     "resources": {"requests": {"cpu": "100m", "memory": "200Mi"}, "limits": {"memory": "400Mi"}},
-    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "metrics": {
+        "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+        "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "Databases"}},
+    },
     "jobDefaults": {
         "image": "registry.example.com/dbm/jobs:1.2.3",
         "serviceAccountName": "migrator",
@@ -203,6 +207,15 @@ def _validate_structurally(obj: Obj) -> None:
         for endpoint in spec["endpoints"]:
             assert set(endpoint) <= {"port", "path", "interval", "scrapeTimeout", "scheme"}
             assert re.fullmatch(r"([0-9]+(ms|s|m|h))+", endpoint["interval"])
+    elif kind == "PrometheusRule":
+        assert obj["apiVersion"] == "monitoring.coreos.com/v1"
+        assert set(obj["spec"]) == {"groups"}
+        for group in obj["spec"]["groups"]:
+            assert set(group) <= {"name", "interval", "rules"} and group["rules"]
+            for rule in group["rules"]:
+                assert set(rule) <= {"alert", "record", "expr", "for", "labels", "annotations"}
+                assert ("alert" in rule) != ("record" in rule) and rule["expr"].strip()
+                assert re.fullmatch(r"([0-9]+(ms|s|m|h|d))+", rule.get("for", "0s"))
     elif kind in ("ClusterKopfPeering", "KopfPeering"):
         assert obj["apiVersion"] == "kopf.dev/v1"
         assert set(obj) == {"apiVersion", "kind", "metadata"}, "kopf fills status itself"
@@ -636,3 +649,23 @@ def test_network_policy_opens_only_the_metrics_port(render: Render) -> None:
     closed = one(render({"networkPolicy": {"metricsFrom": []}}), "NetworkPolicy")
     assert closed["spec"]["ingress"] == [], "empty metricsFrom: nobody"
     assert by_kind(render({"networkPolicy": {"enabled": False}}), "NetworkPolicy") == []
+
+
+def test_monitoring_objects_are_off_by_default_and_ship_the_tested_files(render: Render) -> None:
+    kinds = {o["kind"] for o in render()}
+    assert "PrometheusRule" not in kinds
+    assert not [
+        o for o in by_kind(render(), "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")
+    ]
+    objs = render(NON_DEFAULT)
+    rule = one(objs, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    # The very file that promtool checks and tests (tests/unit/test_monitoring.py), unaltered.
+    assert rule["spec"] == yaml.safe_load((CHART / "files" / "prometheus-rules.yaml").read_text())
+    (dashboard,) = [
+        o for o in by_kind(objs, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")
+    ]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["annotations"] == {"grafana_folder": "Databases"}
+    shipped = json.loads((CHART / "files" / "grafana-dashboard.json").read_text())
+    assert json.loads(dashboard["data"]["dbmigration-operator.json"]) == shipped

@@ -117,3 +117,37 @@ def test_single_statements_of_the_allowed_kinds_pass() -> None:
         parse_checks("queries: [{name: q, sql: select 1}]", "x").queries[0].statement_timeout
         == "30s"
     )
+
+
+def test_checks_declare_publication_members() -> None:
+    c = parse_checks("publications: {supabase_realtime: [public.presence, rooms]}", "checks.yaml")
+    assert c.publications == {"supabase_realtime": ("public.presence", "rooms")}
+    assert parse_checks(render_checks_json(c), "json") == c
+    with pytest.raises(InputError, match="publications"):
+        parse_checks("publications: {p: [a.b.c]}", "checks.yaml")
+
+
+def test_warnings_are_named_and_dropped_first_when_the_result_is_too_big() -> None:
+    warned = [CheckFailure(check="fk-index", target=f"t{i}.fk", message="no index " * 20)
+              for i in range(40)]  # fmt: skip
+    result = RunResult(command="validate", ok=True, exit_code=0, validation=ValidationSummary(
+        passed=True, total=1, failed=0, warnings=40, warning_details=warned))  # fmt: skip
+    assert json.loads(render_compact(result, limit=100_000))["validation"]["warningDetails"][0] == {
+        "check": "fk-index", "target": "t0.fk", "message": "no index " * 20}  # fmt: skip
+    compact = parse_result(render_compact(result))
+    assert compact.validation is not None and compact.validation.warnings == 40
+    assert len(compact.validation.warning_details) <= 5
+
+
+def test_operator_status_names_warnings_bounded() -> None:
+    from dbmigrator.api.status import MAX_WARNING_DETAILS
+    from dbmigrator.controller.recording import _validation_status
+
+    warned = [CheckFailure(check="rls-exposed", target=f"public.t{i}", message="reachable")
+              for i in range(MAX_WARNING_DETAILS + 5)]  # fmt: skip
+    status = _validation_status(
+        ValidationSummary(passed=True, total=3, failed=0, warnings=len(warned),
+                          warning_details=warned), "2026-11-29T00:00:00Z")  # fmt: skip
+    assert status.warnings == MAX_WARNING_DETAILS + 5
+    assert len(status.warning_details) == MAX_WARNING_DETAILS
+    assert status.warning_details[0].target == "public.t0"

@@ -109,3 +109,48 @@ def test_up_never_reapplies_and_down_only_reverts_applied(current: int, target: 
     downs = plan_down(s, rows, f"{target:03d}").migrations
     assert all(m.version in rows and m.key > target for m in downs)
     assert [m.key for m in downs] == sorted((m.key for m in downs), reverse=True)
+
+
+def _cli_row(s: MigrationSet, version: str, statements: tuple[str, ...] | None) -> AppliedRow:
+    return AppliedRow(version, None, None, "external", statements)
+
+
+def test_rows_of_the_supabase_cli_are_compared_by_their_statements() -> None:
+    from dbmigrator.engine.clisplit import split_like_cli
+    from dbmigrator.engine.planning import plan_status
+
+    files = [("001_a.sql", "-- a\ncreate table a (id int);\n"), ("002_b.sql", "select 2;")]
+    s = build_migration_set("m", files)
+    same = {"001": _cli_row(s, "001", split_like_cli(files[0][1]))}
+    assert plan_status(s, same).ok
+    edited = {"001": _cli_row(s, "001", ("-- a\ncreate table a (id bigint)",))}
+    report = plan_status(s, edited)
+    assert [(d.version, d.by, d.current) for d in report.drift] == [
+        ("001", "statements", "1 in the file, statement 1 differs")
+    ]
+    with pytest.raises(DriftError, match="recorded by another tool"):
+        plan_up(s, edited)
+    # No statements recorded: nothing to compare with, not drift.
+    assert plan_status(s, {"001": _cli_row(s, "001", None)}).ok
+
+
+def test_a_version_readded_after_our_down_is_never_trusted() -> None:
+    from dbmigrator.engine.planning import plan_status
+
+    s = shop(3)
+    rows = applied(s, 2)
+    rows["002"] = AppliedRow("002", "m2", None, "readded", removed_by="down at 2026-11-29")
+    report = plan_status(s, rows)
+    assert not report.ok and [r.version for r in report.readded] == ["002"]
+    assert "reverted by dbmigrator (down at 2026-11-29)" in report.readded[0].display
+    with pytest.raises(DriftError) as caught:
+        plan_up(s, rows)
+    assert caught.value.hint is not None and "repair --status reverted" in caught.value.hint
+
+
+def test_status_checksum_column_says_why_there_is_none() -> None:
+    from dbmigrator.console import short_checksum
+
+    assert short_checksum(AppliedRow("001", checksum="sha256:" + "ab" * 32)) == "ab" * 6
+    assert short_checksum(AppliedRow("001", origin="external")) == "(other tool)"
+    assert short_checksum(AppliedRow("001", origin="readded")) == "(untrusted)"

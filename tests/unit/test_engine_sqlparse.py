@@ -194,3 +194,21 @@ def test_empty_files_are_told_apart(text: str, empty: bool) -> None:
     assert len(warnings) == int(empty)
     if empty:
         assert warnings[0].startswith("004_nothing.sql has no statements")
+
+
+def test_publication_members_are_objects_and_follow_drops_and_set() -> None:
+    p = parse(
+        "create publication pub for table a, s.b;\n"
+        "alter publication supabase_realtime add table public.messages, rooms;\n"
+        "alter publication supabase_realtime drop table rooms;\n"
+        "alter publication pub set table c;\n"
+        "drop table public.messages;\n"
+    )
+    members = sorted(
+        o.display for o in plan_expected_objects([p]) if o.kind == "publication member"
+    )
+    assert members == ["table c in publication pub"]
+    q = parse("alter publication supabase_realtime add table public.messages;\ndrop publication x;")
+    assert [o.display for o in plan_expected_objects([q])] == [
+        "table public.messages in publication supabase_realtime"
+    ]

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
 from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunFailure, RunState
+from dbmigrator.controller.delays import JOB_POLL_SECONDS
 from dbmigrator.controller.jobs import build_job
 from dbmigrator.controller.observed import (
     JobPolicy,
@@ -28,6 +29,7 @@ from dbmigrator.controller.observed import (
     ObservedJob,
     ResourceRef,
     SourceListing,
+    inputs_unneeded,
     observe_job,
     parse_source_listing,
 )
@@ -129,6 +131,13 @@ class World:
         assert plan_reconcile(self.spec, self.status, obs) == result  # deterministic
         folded, _ = fold_results(self.spec, self.status, obs)
         assert next_result(self.spec, folded, obs) is None, "a finished Job left unrecorded"
+        status_json = self.status.model_dump(by_alias=True, mode="json")
+        if inputs_unneeded(status_json, obs.generation, obs.jobs, obs.now):
+            # Kube.observe skips the Secret and ConfigMap reads while a Job runs: the planner
+            # must decide exactly the same without them.
+            unread = replace(obs, secret_found=True, secret_key_found=True,
+                             config_map_found=True, source=None)  # fmt: skip
+            assert plan_reconcile(self.spec, self.status, unread) == result
         step = result.step
         assert step is not None
         if isinstance(step, CreateJob):
@@ -953,6 +962,11 @@ def test_a_pod_that_cannot_start_fails_the_step_after_its_grace_and_the_job_goes
     waiting = plan_reconcile(s, first.status, observed(early, stuck))
     assert isinstance(waiting.step, Wait)
     assert "ErrImageNeverPull" in waiting.step.message
+    # A stuck pod changes nothing a watch sees: looked at again when its grace (20 s) ends.
+    assert waiting.requeue_after == pytest.approx(10.0)
+    healthy = observe_job(_job_json(), [_pod("ContainerCreating")])
+    running = plan_reconcile(s, first.status, observed(early, healthy))
+    assert isinstance(running.step, Wait) and running.requeue_after == JOB_POLL_SECONDS
     obs = observed(late, stuck)
     assert obs.active_jobs == () and obs.jobs_to_delete == ("shop-g1-migrate-1",)
     gave_up = plan_reconcile(s, first.status, obs)

@@ -14,43 +14,18 @@ second session waits for it (saying so) instead of failing.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import sys
-import time
 from collections.abc import Iterator
 from typing import IO
 
 import pytest
 
 from localcluster import processes
-from localcluster.controlplane import NODE_LOCK, LocalCluster, start_cluster, stop_cluster
+from localcluster.controlplane import LocalCluster, start_cluster, stop_cluster
+from localcluster.turns import take_turn
 
 _shared: LocalCluster | None = None
 _users = 0
 _lock: IO[str] | None = None
-SESSION_LOCK = NODE_LOCK.parent / "session.lock"
-
-
-def _take_turn() -> IO[str]:
-    """Block until no other test session on this machine holds the node, then hold it."""
-    SESSION_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(SESSION_LOCK, "a+")  # noqa: SIM115 - held until the last user is done
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another session"
-        print(f"[localcluster] waiting for the node, held by {holder}", file=sys.stderr)
-        started = time.monotonic()
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        waited = time.monotonic() - started
-        print(f"[localcluster] got the node after {waited:.0f}s", file=sys.stderr)
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} in {os.getcwd()}\n")
-    handle.flush()
-    return handle
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +33,7 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
     """A running local cluster (`.kubeconfig`, `.api_client()`, `.read_log(ns, pod)`)."""
     global _shared, _users, _lock
     if _shared is None:
-        _lock = _lock or _take_turn()
+        _lock = _lock or take_turn()
         _shared = start_cluster(tmp_path_factory.mktemp("localcluster"))
     cluster = _shared
     _users += 1

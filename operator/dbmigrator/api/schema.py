@@ -48,7 +48,13 @@ def build_openapi_schema() -> dict[str, Any]:
             # The API server forbids anything but `type` here (even a description).
             "metadata": {"type": "object"},
             "spec": to_structural(DatabaseMigrationSpec.model_json_schema(by_alias=True)),
-            "status": to_structural(DatabaseMigrationStatus.model_json_schema(by_alias=True)),
+            # Defaulted to {} so that the API server never serves a resource without `status`:
+            # Flux's CEL health checks (examples/flux) cannot test a missing top-level field,
+            # they can test has(status.observedGeneration) once `status` exists.
+            "status": {
+                **to_structural(DatabaseMigrationStatus.model_json_schema(by_alias=True)),
+                "default": {},
+            },
         },
     }
 

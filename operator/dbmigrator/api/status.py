@@ -54,6 +54,9 @@ class BackupStatus(ApiModel):
     completed_at: str | None = Field(default=None, description="When it finished (RFC 3339).")
 
 
+MAX_WARNING_DETAILS = 20
+
+
 class CheckFailureStatus(ApiModel):
     """One failed validation check."""
 
@@ -72,6 +75,11 @@ class ValidationStatus(ApiModel):
     warnings: int = Field(default=0, description="Checks with warnings.")
     failures: list[CheckFailureStatus] = Field(
         default_factory=list, description="The failed checks (possibly truncated)."
+    )
+    warning_details: list[CheckFailureStatus] = Field(
+        default_factory=list,
+        max_length=MAX_WARNING_DETAILS,
+        description=f"The checks with warnings, each named (the first {MAX_WARNING_DETAILS}).",
     )
 
 

@@ -23,6 +23,7 @@ from dbmigrator.controller.delays import (
     RESYNC_SECONDS,
     TRANSIENT_RETRY_SECONDS,
 )
+from dbmigrator.controller.eventfilter import JobSignatures
 from dbmigrator.controller.jobs import JobDefaults
 from dbmigrator.controller.kube import Kube, TransientError
 from dbmigrator.controller.observed import JobPolicy
@@ -52,6 +53,7 @@ class Runtime:
 
 
 RUNTIME = Runtime()
+JOB_SIGNATURES = JobSignatures()
 
 
 def install(config: OperatorConfig) -> None:
@@ -101,14 +103,18 @@ def stop(**_: Any) -> None:
 
 
 @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
-def resource_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
-    if type != "DELETED" and namespace:
+def resource_event(type: str, body: kopf.Body, namespace: str | None, name: str, **_: Any) -> None:
+    if not namespace:
+        return
+    if type == "DELETED":
+        RUNTIME.reconciler.forget(namespace, name)
+    elif not RUNTIME.reconciler.is_own_write(namespace, name, body.metadata.get("resourceVersion")):
         _safe_reconcile(namespace, name)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_MANAGED_BY: c.MANAGED_BY})
-def job_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
-    if not namespace:
+def job_event(type: str, body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    if not namespace or not JOB_SIGNATURES.changed(type, body):
         return
     for owner in body.metadata.get("ownerReferences") or []:
         if owner.get("kind") == c.KIND and owner.get("controller"):
@@ -120,8 +126,11 @@ def _resync_forever() -> None:
     while True:
         time.sleep(RUNTIME.config.resync_seconds)
         try:
-            for item in RUNTIME.reconciler.kube.list_resources(RUNTIME.config.namespaces):
+            items = RUNTIME.reconciler.kube.list_resources(RUNTIME.config.namespaces)
+            # Spread over the interval: a thousand resources are not read in one burst.
+            spread = RUNTIME.config.resync_seconds / max(1, len(items))
+            for i, item in enumerate(items):
                 meta = item["metadata"]
-                RUNTIME.requeue.add(meta["namespace"], meta["name"], 0.0)  # now
+                RUNTIME.requeue.add(meta["namespace"], meta["name"], i * spread)
         except TransientError as exc:
             log.warning("resync: %s", exc)

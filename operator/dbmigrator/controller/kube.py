@@ -26,6 +26,7 @@ from dbmigrator.controller.observed import (
     ResourceRef,
     build_pod_selector,
     digest_source,
+    inputs_unneeded,
     observe_job,
     parse_source_listing,
     pods_of_job,
@@ -139,13 +140,20 @@ class Kube:
         except ApiException as exc:
             raise _transient("list", f"Jobs of {ref.namespace}/{ref.name}", exc) from None
         observed_jobs = tuple(observe_job(j, pods_of_job(j, pods)) for j in owned)
-        secret_found, key_found = self._secret(ref.namespace, spec)
-        cm_found, listing = self._source(ref.namespace, spec)
+        now = datetime.now(UTC)
+        if inputs_unneeded(body.get("status"), generation, observed_jobs, now):
+            # The planner waits on that Job and reads no input (inputs are checked before a
+            # run starts and before each Job is created): spare the Secret and ConfigMap reads,
+            # which were 40% of all requests at 1,000 resources. Observed's defaults stand in.
+            secret_found, key_found, cm_found, listing = True, True, True, None
+        else:
+            secret_found, key_found = self._secret(ref.namespace, spec)
+            cm_found, listing = self._source(ref.namespace, spec)
         annotations = (body.get("metadata") or {}).get("annotations") or {}
         return Observed(
             resource=ref,
             generation=generation,
-            now=datetime.now(UTC),
+            now=now,
             jobs=observed_jobs,
             secret_found=secret_found,
             secret_key_found=key_found,
@@ -212,15 +220,19 @@ class Kube:
             if exc.status != 404:
                 raise _transient("delete", f"Job {namespace}/{name}", exc) from None
 
-    def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> str | None:
+        """Write the status; the resource's new resourceVersion (None: it is gone)."""
         try:
-            self.custom.patch_namespaced_custom_object_status(
+            written = self.custom.patch_namespaced_custom_object_status(
                 c.GROUP, c.VERSION, namespace, c.PLURAL, name, {"status": patch}
             )
         except ApiException as exc:
             if exc.status == 404:
-                return  # deleted meanwhile: nothing to record
+                return None  # deleted meanwhile: nothing to record
             raise _transient("patch status of", f"{c.KIND} {namespace}/{name}", exc) from None
+        meta = written.get("metadata") if isinstance(written, dict) else None
+        version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        return str(version) if version else None
 
     def post_event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         meta = body.get("metadata") or {}

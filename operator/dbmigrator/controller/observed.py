@@ -61,6 +61,14 @@ class StuckPod:
         started = datetime.fromisoformat(self.since.replace("Z", "+00:00"))
         return (now - started).total_seconds() >= STUCK_GRACE_SECONDS[self.reason]
 
+    def seconds_left(self, now: datetime) -> float:
+        """Until the grace ends (at least 1 s: the look that follows decides)."""
+        if self.since is None:
+            return STUCK_GRACE_SECONDS[self.reason]
+        started = datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+        waited = (now - started).total_seconds()
+        return max(1.0, STUCK_GRACE_SECONDS[self.reason] - waited)
+
     def describe(self) -> str:
         return f"container {self.container} cannot start: {self.reason}: {self.message}"
 
@@ -247,6 +255,18 @@ def pods_of_job(
         ):
             out.append(pod)
     return out
+
+
+def inputs_unneeded(
+    status: Mapping[str, Any] | None, generation: int, jobs: Sequence[ObservedJob], now: datetime
+) -> bool:
+    """True when the planner cannot look at the Secret or the source: this generation's run is
+    already recorded as running and one of its Jobs runs (so it waits). A run not yet recorded
+    (its first status write lost) would be started from the inputs, so they are read then."""
+    run = (status or {}).get("run") or {}
+    if run.get("generation") != generation or run.get("state") != "Running":
+        return False
+    return any(j.state == "Active" and not j.given_up(now) for j in jobs)
 
 
 def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]] = ()) -> ObservedJob:

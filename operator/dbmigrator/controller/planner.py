@@ -51,6 +51,7 @@ from dbmigrator.api.constants import ANNOTATION_RETRY
 from dbmigrator.api.spec import DatabaseMigrationSpec
 from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunState
 from dbmigrator.controller.checks import check_inputs, check_spec
+from dbmigrator.controller.delays import running_job_recheck
 from dbmigrator.controller.dependencies import await_dependency
 from dbmigrator.controller.jobs import JobRequest
 from dbmigrator.controller.observed import Observed
@@ -156,7 +157,10 @@ def _plan_active(
                 message += f"; {job.stuck.describe()}"
             if run.generation != observed.generation:
                 message += f"; generation {observed.generation} is applied after it"
-            return Wait(sid.facts.progress, message, job_name=name, step=sid, run=run)
+            return Wait(
+                sid.facts.progress, message, job_name=name, step=sid, run=run,
+                requeue_after=running_job_recheck(job, observed.now),
+            )  # fmt: skip
     job = active[0]
     origin = f" (generation {job.generation})" if job.generation is not None else ""
     return Wait(
@@ -311,7 +315,10 @@ def _advance(
             message = _progress_message(spec, run, step, name)
             if job.stuck is not None:
                 message += f"; {job.stuck.describe()}"
-            return Wait(sid.facts.progress, message, name, sid, run)
+            return Wait(
+                sid.facts.progress, message, name, sid, run,
+                requeue_after=running_job_recheck(job, observed.now),
+            )  # fmt: skip
         return classify_finished_job(spec, observed, run, sid, job)
     blocked = check_inputs(spec, observed)
     if blocked is not None:

@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dbmigrator.api.conditions import find_condition
 from dbmigrator.api.spec import parse_spec
 from dbmigrator.api.status import DatabaseMigrationStatus, parse_status, render_status_patch
 from dbmigrator.controller import metrics
@@ -47,10 +46,33 @@ class Reconciler:
     clock: Callable[[], datetime] = _utc_now
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+    # The resourceVersion each resource got from this process's last status write: the watch
+    # event it causes carries nothing new, so it needs no reconcile of its own.
+    _written: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def lock(self, namespace: str, name: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault((namespace, name), threading.Lock())
+
+    def is_own_write(self, namespace: str, name: str, resource_version: str | None) -> bool:
+        """True when a watch event shows exactly the object this process's last status write
+        produced (nobody changed it since): reconciling it again would find nothing to do."""
+        return resource_version is not None and self._written.get((namespace, name)) == (
+            resource_version
+        )
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The resource is gone: drop what is kept about it (its lock stays: a reconcile may
+        still hold it)."""
+        self._written.pop((namespace, name), None)
+        metrics.forget(namespace, name)  # its series must not outlive it
+
+    def _write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        version = self.kube.patch_status(namespace, name, patch)
+        if version is None:
+            self._written.pop((namespace, name), None)
+        else:
+            self._written[(namespace, name)] = version
 
     def reconcile(self, namespace: str, name: str) -> None:
         with self.lock(namespace, name), metrics.RECONCILE_SECONDS.time():
@@ -59,6 +81,7 @@ class Reconciler:
     def _reconcile(self, namespace: str, name: str) -> None:
         body = self.kube.read_resource(namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
+            metrics.forget(namespace, name)  # its series must not outlive it
             return  # deleting never touches the database; Jobs are garbage-collected
         meta = body["metadata"]
         ref = ResourceRef(name=name, namespace=namespace, uid=meta["uid"])
@@ -78,34 +101,28 @@ class Reconciler:
             # Reconciling=True first: GitOps health checks (kstatus, Flux, Argo CD) must see
             # this generation in progress before anything else happens. Creating the Job is
             # idempotent, so a Job that fails to be created is simply created next time.
-            self.kube.patch_status(namespace, name, render_status_patch(result.status))
+            self._write(namespace, name, render_status_patch(result.status))
             status = result.status
         if isinstance(step, CreateJob):
             job_spec = apply_job_defaults(spec, self.job_defaults)
             manifest = build_job(step.request, job_spec, ref, self.default_image)
             if self.kube.create_job(namespace, manifest):
-                metrics.STEPS.labels(namespace, name, step.request.kind).inc()
+                metrics.count_step(namespace, name, step.request.kind)
                 log.info("%s/%s: created Job %s", namespace, name, step.job_name)
         elif isinstance(step, DeleteJob):
             self.kube.delete_job(namespace, step.job_name)
         if result.requeue_after is not None:
             self.requeue(namespace, name, result.requeue_after)
         if isinstance(step, Fail | Blocked) and result.events:  # counted once, when it happens
-            metrics.FAILURES.labels(namespace, name, step.reason).inc()
+            metrics.count_failure(namespace, name, step.reason)
         if result.status != status:
-            self.kube.patch_status(namespace, name, render_status_patch(result.status))
+            self._write(namespace, name, render_status_patch(result.status))
         for event in result.events:
             self._event(body, event)
-        self._export(namespace, name, result.status)
+        metrics.export(namespace, name, result.status, spec)
 
     def _event(self, body: dict[str, Any], event: Event) -> None:
         self.kube.post_event(body, event.type, event.reason, event.message)
-
-    def _export(self, namespace: str, name: str, status: Any) -> None:
-        if status.current_version and str(status.current_version).isdigit():
-            metrics.CURRENT_VERSION.labels(namespace, name).set(int(status.current_version))
-        ready = find_condition(status.conditions or [], "Ready")
-        metrics.READY.labels(namespace, name).set(1 if ready and ready.status == "True" else 0)
 
     def _write_invalid_spec(
         self, body: dict[str, Any], status: DatabaseMigrationStatus, exc: ValidationError
@@ -115,7 +132,6 @@ class Reconciler:
         generation = int(meta.get("generation") or 1)
         result = plan_invalid_spec(status, problems, generation, self.clock())
         if result.status != status:
-            patch = render_status_patch(result.status)
-            self.kube.patch_status(meta["namespace"], meta["name"], patch)
+            self._write(meta["namespace"], meta["name"], render_status_patch(result.status))
         for event in result.events:
             self._event(body, event)

@@ -14,6 +14,7 @@ from typing import Any, assert_never
 from dbmigrator.api.conditions import ConditionType, Reason, set_condition
 from dbmigrator.api.fields import PhaseState
 from dbmigrator.api.status import (
+    MAX_WARNING_DETAILS,
     AppliedMigrationStatus,
     BackupStatus,
     CheckFailureStatus,
@@ -302,6 +303,10 @@ def _validation_status(summary: ValidationSummary, now: str) -> ValidationStatus
         failures=[
             CheckFailureStatus(check=f.check, target=f.target, message=redact(f.message))
             for f in summary.failures
+        ],
+        warning_details=[
+            CheckFailureStatus(check=w.check, target=w.target, message=redact(w.message))
+            for w in summary.warning_details[:MAX_WARNING_DETAILS]
         ],
     )
 

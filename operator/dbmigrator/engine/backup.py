@@ -18,6 +18,7 @@ database) and its stale `.partial` files, never other files in the directory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import json
@@ -57,7 +58,12 @@ class TocEntry:
 
 
 def find_tool(name: str, server_major: int | None) -> str:
-    """The client tool of the server's major if installed, else the newest one that is >= it."""
+    """The client tool of the server's major if installed, else the newest one that is >= it.
+
+    Looked for in Debian's `/usr/lib/postgresql/<major>/bin` and in the directories of
+    `DBMIGRATOR_PG_BINDIRS` (colon-separated, e.g. the client tools hack/fetch-pg.sh caches);
+    `DBMIGRATOR_PG_BINDIR` names the one directory to use, whatever its major.
+    """
     override = os.environ.get("DBMIGRATOR_PG_BINDIR")
     if override:
         tool = Path(override) / name
@@ -67,13 +73,7 @@ def find_tool(name: str, server_major: int | None) -> str:
                 hint="point DBMIGRATOR_PG_BINDIR at the PostgreSQL client tools' bin directory",
             )
         return str(tool)
-    installed = sorted(
-        (
-            (int(Path(p).parent.parent.name), p)
-            for p in glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
-        ),
-        reverse=True,
-    )
+    installed = sorted(_installed(name), reverse=True)
     if server_major is not None:
         exact = [p for major, p in installed if major == server_major]
         if exact:
@@ -92,6 +92,31 @@ def find_tool(name: str, server_major: int | None) -> str:
         f"pg_dump must be at least the server's major",
         hint="install postgresql-client-<major> or set DBMIGRATOR_PG_BINDIR",
     )
+
+
+def _installed(name: str) -> list[tuple[int, str]]:
+    """(major, path) of each copy of a client tool we know where to look for."""
+    found = [
+        (int(Path(p).parent.parent.name), p) for p in glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+    ]
+    for directory in filter(None, os.environ.get("DBMIGRATOR_PG_BINDIRS", "").split(":")):
+        tool = Path(directory) / name
+        major = _tool_major(str(tool)) if os.access(tool, os.X_OK) else None
+        if major is not None:
+            found.append((major, str(tool)))
+    return found
+
+
+@functools.cache
+def _tool_major(tool: str) -> int | None:
+    """`pg_dump (PostgreSQL) 18.6` -> 18; None when it does not say."""
+    try:
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = out.stdout.split()
+    head = words[-1].split(".")[0] if words else ""
+    return int(head) if head.isdigit() else None
 
 
 def server_major(conn: psycopg.Connection[Any]) -> int:

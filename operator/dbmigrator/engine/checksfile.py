@@ -146,6 +146,25 @@ class ChecksConfig(_Model):
     queries: tuple[TimedQuery, ...] = ()
     security: SecuritySettings = SecuritySettings()
     enabled: bool = True
+    publications: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Expected members per publication (`schema.table` or `table`), for what files add in
+    ways parsing cannot see, e.g. a DO block adding tables to supabase_realtime."""
+
+    @field_validator("publications")
+    @classmethod
+    def _table_names(cls, pubs: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for pub, tables in pubs.items():
+            for table in tables:
+                if (
+                    not table
+                    or table.count(".") > 1
+                    or table.startswith(".")
+                    or table.endswith(".")
+                ):
+                    raise ValueError(
+                        f"publication {pub}: {table!r} is not `table` or `schema.table`"
+                    )
+        return pubs
 
     @field_validator("queries")
     @classmethod

@@ -9,18 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
+from dbmigrator.engine.clisplit import split_like_cli
 from dbmigrator.engine.errors import DriftError, InputError
 from dbmigrator.engine.files import Migration, MigrationSet
+
+RowOrigin = Literal["dbmigrator", "external", "readded"]
 
 
 @dataclass(frozen=True)
 class AppliedRow:
-    """One row of supabase_migrations.schema_migrations, with our checksum when we applied it."""
+    """One row of supabase_migrations.schema_migrations and where it came from.
+
+    `dbmigrator`: our history says we applied it, with `checksum`. `external`: no history of
+    ours (the Supabase CLI wrote it); `statements` as recorded, compared with the file split the
+    CLI's way. `readded`: our latest event for the version removed it (`removed_by`, e.g. a
+    down), yet the row is back: someone marked it applied outside dbmigrator.
+    """
 
     version: str
     name: str | None = None
     checksum: str | None = None
+    origin: RowOrigin = "dbmigrator"
+    statements: tuple[str, ...] | None = None
+    removed_by: str | None = None
 
     @property
     def key(self) -> int:
@@ -42,10 +55,42 @@ class PhasePlan:
 
 @dataclass(frozen=True)
 class DriftItem:
+    """An applied file that changed: by checksum (our rows) or by statements (the CLI's rows)."""
+
     version: str
     file: str
     recorded: str
     current: str
+    by: Literal["checksum", "statements"] = "checksum"
+
+    @property
+    def display(self) -> str:
+        if self.by == "statements":
+            return f"{self.file} (recorded by another tool: {self.recorded}; now {self.current})"
+        return f"{self.file} (recorded {self.recorded[:19]}, now {self.current[:19]})"
+
+
+@dataclass(frozen=True)
+class Readded:
+    """A version dbmigrator reverted that was marked applied again without running it."""
+
+    version: str
+    file: str | None
+    removed_by: str
+
+    @property
+    def display(self) -> str:
+        return (
+            f"{self.file or self.version}: reverted by dbmigrator ({self.removed_by}), then "
+            "marked applied again outside dbmigrator (e.g. `supabase migration repair --status "
+            "applied`) without running it: its objects may be missing"
+        )
+
+
+READDED_HINT = (
+    "`dbmigrator repair --status reverted VERSION` then `dbmigrator up` applies it again; "
+    "`dbmigrator repair --status applied VERSION` if the database really has its objects"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +100,11 @@ class StatusReport:
     drift: tuple[DriftItem, ...]
     unknown: tuple[AppliedRow, ...]
     current: str | None
+    readded: tuple[Readded, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.drift and not self.readded
 
 
 @dataclass(frozen=True)
@@ -91,7 +141,17 @@ def plan_status(migrations: MigrationSet, applied: Mapping[str, AppliedRow]) -> 
         drift=tuple(find_drift(migrations, applied)),
         unknown=tuple(r for r in rows if r.key not in by_key),
         current=current_version(applied),
+        readded=tuple(find_readded(migrations, applied)),
     )
+
+
+def find_readded(migrations: MigrationSet, applied: Mapping[str, AppliedRow]) -> list[Readded]:
+    out = []
+    for row in sorted(applied.values(), key=lambda r: r.key):
+        if row.origin == "readded":
+            m = migrations.get(row.version)
+            out.append(Readded(row.version, m.up.name if m else None, row.removed_by or "?"))
+    return out
 
 
 def find_drift(migrations: MigrationSet, applied: Mapping[str, AppliedRow]) -> list[DriftItem]:
@@ -100,10 +160,32 @@ def find_drift(migrations: MigrationSet, applied: Mapping[str, AppliedRow]) -> l
         row = _row(m, applied)
         if row is None:
             continue
-        # Rows written by the Supabase CLI carry no checksum: nothing to compare them with.
         if row.checksum and row.checksum != m.checksum:
             out.append(DriftItem(m.version, m.up.name, row.checksum, m.checksum))
+        elif row.origin == "external" and row.statements:
+            item = _statement_drift(m, row.statements)
+            if item is not None:
+                out.append(item)
     return out
+
+
+def _statement_drift(m: Migration, recorded: tuple[str, ...]) -> DriftItem | None:
+    """A row without our history (the Supabase CLI's): its statements against the file's,
+    split as the CLI splits them. An empty or NULL `statements` cannot be compared."""
+    current = split_like_cli(m.up.text)
+    if current == recorded:
+        return None
+    first = next(
+        (i for i, (a, b) in enumerate(zip(recorded, current, strict=False)) if a != b),
+        min(len(recorded), len(current)),
+    )
+    return DriftItem(
+        m.version,
+        m.up.name,
+        f"{len(recorded)} statement(s)",
+        f"{len(current)} in the file, statement {first + 1} differs",
+        by="statements",
+    )
 
 
 def plan_up(
@@ -118,12 +200,15 @@ def plan_up(
     if drift:
         raise DriftError(
             "applied migrations changed since they were applied: "
-            + ", ".join(
-                f"{d.file} (recorded {d.recorded[:19]}, now {d.current[:19]})" for d in drift
-            ),
+            + ", ".join(d.display for d in drift),
             file=drift[0].file,
             hint="restore the original file, or accept the change with "
             "`dbmigrator repair --status applied VERSION`",
+        )
+    readded = find_readded(migrations, applied)
+    if readded:
+        raise DriftError(
+            "; ".join(r.display for r in readded), file=readded[0].file, hint=READDED_HINT
         )
     if not migrations.migrations:
         return UpPlan(current_version(applied), None, ())

@@ -67,6 +67,8 @@ class ValidationSummary(_Wire):
     failed: int
     warnings: int = 0
     failures: list[CheckFailure] = Field(default_factory=list)
+    warning_details: list[CheckFailure] = Field(default_factory=list)
+    """Each warning named: check, object, message."""
 
 
 class QueryTiming(_Wire):
@@ -142,11 +144,13 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
     data["truncated"] = True
     # Drop per-item detail first, then whole lists, keeping the counts and the error.
     shrinkers: list[Callable[[dict[str, Any]], None]] = [
+        lambda d: _trim_list(d.get("validation", {}), "warningDetails", 5),
         lambda d: _trim_list(d.get("validation", {}), "failures", 5),
         lambda d: _trim_list(d, "warnings", 5),
         lambda d: _trim_list(d, "performance", 5),
         lambda d: _trim_list(d, "applied", 20),
         lambda d: _strip_keys(d.get("applied", []), ("checksum", "appliedAt")),
+        lambda d: _trim_list(d.get("validation", {}), "warningDetails", 0),
         lambda d: _trim_list(d.get("validation", {}), "failures", 1),
         lambda d: _trim_list(d, "applied", 0),
         lambda d: _trim_list(d, "reverted", 0),

@@ -19,7 +19,9 @@ import psycopg
 from psycopg import sql
 
 from dbmigrator.engine import interrupt, tracking
+from dbmigrator.engine.catalog import read_server_facts
 from dbmigrator.engine.checksfile import ChecksConfig
+from dbmigrator.engine.clisplit import split_like_cli
 from dbmigrator.engine.database import (
     Dsn,
     StatementFailure,
@@ -51,6 +53,7 @@ from dbmigrator.engine.planning import (
     plan_status,
     plan_up,
 )
+from dbmigrator.engine.preflight import plan_preflight, preflight_error
 from dbmigrator.engine.progress import Progress, Silent
 from dbmigrator.engine.results import AppliedMigration, RevertedMigration, RunResult
 from dbmigrator.engine.sqlparse import (
@@ -155,8 +158,19 @@ class Engine:
         return plan_status(self.migrations, applied), history
 
     def plan(self, target: str | None = None, phases: Sequence[Phase] = ()) -> UpPlan:
+        """What `up` would run; the preflight refuses (exit 2) what the server cannot run."""
         self.parse_all()
-        return self.plan_for(self.read_applied(), target, phases)
+        with connect(self.dsn, "plan") as conn:
+            plan = self.plan_for(tracking.read_applied(conn), target, phases)
+            self._preflight(conn, plan)
+        return plan
+
+    def _preflight(self, conn: psycopg.Connection[Any], plan: UpPlan) -> None:
+        problems = plan_preflight(
+            (self.parsed(m.up) for m in plan.migrations), read_server_facts(conn)
+        )
+        if problems:
+            raise preflight_error(problems)
 
     def plan_for(
         self, applied: dict[str, AppliedRow], target: str | None, phases: Sequence[Phase]
@@ -191,6 +205,7 @@ class Engine:
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
                 plan = self.plan_for(applied, target, phases)
+                self._preflight(conn, plan)
                 for warning in plan.warnings:
                     self.progress.warning(warning)
                 todo = plan.migrations
@@ -322,8 +337,9 @@ class Engine:
                     now = datetime.now(UTC)
                     with conn.transaction(), conn.cursor() as cur:
                         if status == "applied":
-                            statements = [s.text for s in self.parsed(m.up).executable]
-                            tracking.insert_applied(cur, m.version, m.name, statements)
+                            tracking.insert_applied(
+                                cur, m.version, m.name, split_like_cli(m.up.text)
+                            )
                             applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
                             run.applied.append(
                                 AppliedMigration(
@@ -391,19 +407,31 @@ class Engine:
         return duration
 
     def _settings(self, cur: psycopg.Cursor[Any], local: bool) -> None:
-        cur.execute("RESET ALL")  # as the Supabase CLI does before each file
-        cur.execute(
-            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
-            [self.options.lock_timeout, local, self.options.statement_timeout, local],
-        )
-        _watch_client(cur)
+        # RESET ALL as the Supabase CLI does before each file, then our timeouts and the client
+        # check: one round trip (several statements are allowed in a query without parameters,
+        # so the values go in as quoted literals).
+        scope = sql.Literal(local)
+        query = sql.SQL(
+            "RESET ALL; SELECT set_config('lock_timeout', {}, {}), "
+            "set_config('statement_timeout', {}, {})"
+        ).format(
+            sql.Literal(self.options.lock_timeout), scope,
+            sql.Literal(self.options.statement_timeout), scope,
+        )  # fmt: skip
+        if cur.connection.info.server_version >= 140000:  # the setting exists from 14 on
+            query = sql.Composed([query, sql.SQL(
+                ", set_config('client_connection_check_interval', {}, false)"
+            ).format(sql.Literal(CLIENT_CHECK_INTERVAL))])  # fmt: skip
+        cur.execute(query)
 
     def _track(
         self, cur: psycopg.Cursor[Any], m: Migration, parsed: ParsedFile, direction: str,
         started_at: datetime, t0: float,
     ) -> None:  # fmt: skip
         if direction == "up":
-            tracking.insert_applied(cur, m.version, m.name, [s.text for s in parsed.executable])
+            # As the Supabase CLI records them (comments kept), so `supabase migration fetch`
+            # writes the same file back and rows of either tool compare alike.
+            tracking.insert_applied(cur, m.version, m.name, split_like_cli(m.up.text))
         else:
             tracking.delete_applied(cur, m.version)
         tracking.record_history(

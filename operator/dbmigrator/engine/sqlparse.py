@@ -16,6 +16,7 @@ from pglast import ast, enums, parser
 
 from dbmigrator.engine.errors import SqlSyntaxError
 from dbmigrator.engine.files import SqlFile
+from dbmigrator.engine.sqlneeds import NO_NEEDS, Needs, plan_dml_needs, plan_needs
 
 ObjectKind = Literal[
     "schema",
@@ -29,13 +30,17 @@ ObjectKind = Literal[
     "trigger",
     "type",
     "publication",
+    "publication member",
     "extension",
 ]
+ALL_MEMBERS = "*"
+"""`table` of a dropped "publication member" that stands for every table (ALTER … SET TABLE)."""
 
 
 @dataclass(frozen=True)
 class DbObject:
-    """An object a migration creates. `table` is set for policies, triggers and indexes."""
+    """An object a migration creates. `table` is set for policies, triggers and indexes, and for
+    a publication member (`name` is the publication, `table` one of its tables)."""
 
     kind: ObjectKind
     name: str
@@ -46,6 +51,9 @@ class DbObject:
     @property
     def display(self) -> str:
         qualified = f"{self.schema}.{self.name}" if self.schema else self.name
+        if self.kind == "publication member":
+            on = f"{self.table_schema}.{self.table}" if self.table_schema else self.table
+            return f"table {on} in publication {self.name}"
         if self.table and self.kind in ("policy", "trigger"):
             on = f"{self.table_schema}.{self.table}" if self.table_schema else self.table
             return f"{self.kind} {self.name} on {on}"
@@ -53,7 +61,7 @@ class DbObject:
 
     def identity(self) -> tuple[str, str, str, str]:
         """What makes two references the same object (unqualified names default to public)."""
-        if self.kind in ("policy", "trigger"):
+        if self.kind in ("policy", "trigger", "publication member"):
             return (self.kind, self.table_schema or "public", self.table or "", self.name)
         if self.kind in ("schema", "publication", "extension"):
             return (self.kind, "", "", self.name)
@@ -107,6 +115,8 @@ class Statement:
     transaction_control: bool = False
     index: IndexTarget | None = None
     cluster_wide: ClusterWide | None = None
+    needs: Needs = NO_NEEDS
+    """Schemas it names and the extension it creates (the preflight's input)."""
 
     @property
     def summary(self) -> str:
@@ -206,12 +216,14 @@ def parse_file(file: SqlFile) -> ParsedFile:
                 transaction_control=control,
                 index=_index_target(node),
                 cluster_wide=cluster_wide(node) if node is not None else None,
+                needs=plan_needs(node) if node is not None else plan_dml_needs(text),
             )
         )
         if node is None:
             continue
         changes.extend(("create", obj, None) for obj in _created(node))
         changes.extend(("drop", obj, None) for obj in _dropped(node))
+        changes.extend(_publication_changes(node))
         renamed = _renamed(node)
         if renamed:
             changes.append(("rename", renamed[0], renamed[1]))
@@ -427,6 +439,10 @@ def plan_expected_objects(files: Iterable[ParsedFile]) -> list[DbObject]:
 
 def _drop(present: dict[tuple[str, str, str, str], DbObject], obj: DbObject) -> None:
     present.pop(obj.identity(), None)
+    if obj.kind == "publication" or (obj.kind == "publication member" and obj.table == ALL_MEMBERS):
+        for key, other in list(present.items()):
+            if other.kind == "publication member" and other.name == obj.name:
+                del present[key]
     if obj.kind in ("table", "view", "materialized view"):
         # Dropping a table drops its indexes, policies and triggers.
         schema = obj.schema or "public"
@@ -437,6 +453,27 @@ def _drop(present: dict[tuple[str, str, str, str], DbObject], obj: DbObject) -> 
         for key, other in list(present.items()):
             if (other.schema or other.table_schema) == obj.name:
                 del present[key]
+
+
+def _publication_changes(node: Any) -> list[Change]:
+    """Tables a CREATE/ALTER PUBLICATION adds or drops, as "publication member" objects (a
+    table's membership is visible in pg_publication_tables). ALTER … SET first drops all."""
+    if not isinstance(node, ast.CreatePublicationStmt | ast.AlterPublicationStmt):
+        return []
+    pub = str(node.pubname)
+    members = [
+        DbObject("publication member", pub, None, str(rel.relname), rel.schemaname)
+        for spec in node.pubobjects or ()
+        if spec.pubobjtype == enums.PublicationObjSpecType.PUBLICATIONOBJ_TABLE
+        and (rel := spec.pubtable.relation) is not None
+    ]
+    action = getattr(node, "action", enums.AlterPublicationAction.AP_AddObjects)
+    if action == enums.AlterPublicationAction.AP_DropObjects:
+        return [("drop", m, None) for m in members]
+    out: list[Change] = []
+    if action == enums.AlterPublicationAction.AP_SetObjects:
+        out.append(("drop", DbObject("publication member", pub, None, ALL_MEMBERS), None))
+    return out + [("create", m, None) for m in members]
 
 
 _ALLOWED_TXN = {

@@ -62,7 +62,10 @@ def ensure_tables(conn: psycopg.Connection[Any]) -> None:
 
 
 def read_applied(conn: psycopg.Connection[Any]) -> dict[str, AppliedRow]:
-    """Applied versions with the checksum we recorded (None for rows the Supabase CLI wrote)."""
+    """Applied versions, each with where its row came from (our latest successful history event
+    for the version, if any): ours carry the checksum we recorded; rows without history (the
+    Supabase CLI's) carry their `statements` for comparison with the file; rows re-added after
+    our own down or repair-reverted carry that event, and are never trusted."""
     with conn.cursor() as cur:
         cur.execute(
             f"SELECT to_regclass('{TABLE}') IS NOT NULL, to_regclass('{HISTORY}') IS NOT NULL"
@@ -72,16 +75,40 @@ def read_applied(conn: psycopg.Connection[Any]) -> dict[str, AppliedRow]:
             return {}
         if row[1]:
             cur.execute(
-                f"""SELECT m.version, m.name, h.checksum FROM {TABLE} m
+                f"""SELECT m.version, m.name, h.checksum, h.operation, h.finished_at,
+                       CASE WHEN h.operation IS NULL THEN m.statements END
+                FROM {TABLE} m
                 LEFT JOIN LATERAL (
-                    SELECT checksum FROM {HISTORY} h
+                    SELECT checksum, operation, finished_at FROM {HISTORY} h
                     WHERE h.version = m.version AND h.success
-                      AND h.operation IN ('up', 'repair-applied')
+                      AND h.operation IN ('up', 'repair-applied', 'down', 'repair-reverted')
                     ORDER BY h.id DESC LIMIT 1) h ON true""".encode()
             )
         else:
-            cur.execute(f"SELECT version, name, NULL FROM {TABLE}".encode())
-        return {str(v): AppliedRow(str(v), n, c) for v, n, c in cur.fetchall() if str(v).isdigit()}
+            cur.execute(f"SELECT version, name, NULL, NULL, NULL, statements FROM {TABLE}".encode())
+        return {
+            str(v): _applied_row(str(v), n, c, op, at, st)
+            for v, n, c, op, at, st in cur.fetchall()
+            if str(v).isdigit()
+        }
+
+
+def _applied_row(
+    version: str,
+    name: str | None,
+    checksum: str | None,
+    operation: str | None,
+    at: datetime | None,
+    statements: list[str] | None,
+) -> AppliedRow:
+    if operation is None:
+        return AppliedRow(
+            version, name, None, "external", tuple(statements) if statements is not None else None
+        )
+    if operation in ("down", "repair-reverted"):
+        when = at.strftime("%Y-%m-%d %H:%M:%S UTC") if at else "an unknown time"
+        return AppliedRow(version, name, None, "readded", removed_by=f"{operation} at {when}")
+    return AppliedRow(version, name, checksum)
 
 
 def insert_applied(

@@ -39,6 +39,7 @@ lint: install
 	$(BIN)/ruff check operator tools tests
 	$(BIN)/ruff format --check operator tools tests
 	$(BIN)/mypy operator/dbmigrator
+	$(BIN)/mypy tools
 	$(BIN)/lint-imports
 	$(BIN)/yamllint crds charts deploy examples
 	$(BIN)/hadolint Dockerfile
@@ -80,7 +81,7 @@ bench-scale: install k8s image kwok
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .localpg .localcluster
 
-# The CRD and its reference are generated from operator/dbmigrator/api/models.py.
+# The CRD and its reference are generated from operator/dbmigrator/api/spec.py and status.py.
 crds: install
 	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd > crds/dbmigrator.io_databasemigrations.yaml
 	PYTHONPATH=operator $(BIN)/python -m dbmigrator.api.crd --reference > docs/crd-reference.md

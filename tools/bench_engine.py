@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -256,33 +257,11 @@ def bench_backup(bench: Bench, megabytes: int, out: list[str]) -> None:
     pg_dump = find_tool("pg_dump", bench.pg.major)
     for i in range(bench.rounds):
         raw = tmp / f"raw{i}.dump"
-        times["pg_dump -Fc"].append(
-            timed(
-                lambda raw=raw: sh(
-                    [
-                        pg_dump,
-                        "-Fc",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        str(bench.pg.port),
-                        "-U",
-                        "postgres",
-                        "-f",
-                        str(raw),
-                        db,
-                    ],
-                    env,
-                )
-            )
-        )  # type: ignore[misc]
-        times["dbmigrator backup"].append(
-            timed(
-                lambda i=i: sh(
-                    [str(CLI), "backup", "--out", str(tmp / f"ours{i}.dump"), "-o", "json"], env
-                )
-            )
-        )  # type: ignore[misc]
+        dump = [pg_dump, "-Fc", "-h", "127.0.0.1", "-p", str(bench.pg.port), "-U", "postgres",
+                "-f", str(raw), db]  # fmt: skip
+        backup = [str(CLI), "backup", "--out", str(tmp / f"ours{i}.dump"), "-o", "json"]
+        times["pg_dump -Fc"].append(timed(partial(sh, dump, env)))
+        times["dbmigrator backup"].append(timed(partial(sh, backup, env)))
         for f in tmp.glob("*"):
             f.unlink()
     base, ours = med(times["pg_dump -Fc"]), med(times["dbmigrator backup"])

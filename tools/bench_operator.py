@@ -61,7 +61,7 @@ class Recorder:
     def _jobs(self) -> None:
         batch: Any = client.BatchV1Api(self.api)
         while not self._stop.is_set():
-            w = watch.Watch()
+            w = _new_watch()
             try:
                 for ev in w.stream(batch.list_namespaced_job, NS, timeout_seconds=30):
                     now = time.monotonic()
@@ -77,7 +77,7 @@ class Recorder:
     def _resources(self) -> None:
         custom: Any = client.CustomObjectsApi(self.api)
         while not self._stop.is_set():
-            w = watch.Watch()
+            w = _new_watch()
             try:
                 for ev in w.stream(custom.list_namespaced_custom_object, "dbmigrator.io", "v1alpha1",
                                    NS, "databasemigrations", timeout_seconds=30):  # fmt: skip
@@ -268,3 +268,9 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _new_watch() -> Any:
+    """A kubernetes watch (an untyped library: kept Any here)."""
+    factory: Any = watch.Watch
+    return factory()

@@ -468,9 +468,10 @@ def _watch_ready(
 
     api = cluster.api_client()
     custom: Any = client.CustomObjectsApi(api)
+    new_watch: Any = watch.Watch  # an untyped library
     while not stop.is_set():
         try:
-            for ev in watch.Watch().stream(custom.list_cluster_custom_object, GROUP, VERSION,
+            for ev in new_watch().stream(custom.list_cluster_custom_object, GROUP, VERSION,
                                            PLURAL, timeout_seconds=20):  # fmt: skip
                 obj = ev["object"]
                 st = obj.get("status") or {}

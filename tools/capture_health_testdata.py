@@ -49,22 +49,24 @@ from typing import Any
 import psycopg
 import yaml
 
+from argocd_health import (
+    CAPTURED_SCENARIOS,
+    CRD,
+    HEALTH_TESTS,
+    TESTDATA,
+    URI_WITH_PASSWORD,
+    load_yaml,
+    run_health,
+)
 from localcluster.controlplane import LocalCluster, start_cluster, stop_cluster
 from localcluster.state import HOST_IP, POSTGRES_CLIENTS
 from localpg import LocalPostgres
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "dbmigrator"
-CRD = REPO / "crds" / "dbmigrator.io_databasemigrations.yaml"
-CHECK_DIR = REPO / "deploy/argocd/resource_customizations/dbmigrator.io/DatabaseMigration"
-HEALTH_LUA = CHECK_DIR / "health.lua"
-HEALTH_TESTS = CHECK_DIR / "health_test.yaml"
-TESTDATA = CHECK_DIR / "testdata"
 MARKER = "  # === captured from real end-to-end runs by tools/capture_health_testdata.py ==="
 NAME = "shop-db"
-SCENARIOS = ("shop", "rollback", "broken", "secret", "target", "suspend", "transient")
-# A URI with credentials: scheme://user:password@host
-URI_WITH_PASSWORD = re.compile(r"postgres(?:ql)?://[^\s/@:'\"]+:[^\s/@'\"]+@")
+SCENARIOS = CAPTURED_SCENARIOS
 TRANSIENT_PASSWORD = "capture-s3cret-pw"  # noqa: S105 - a fake password that must never show
 BROKEN = (
     "create table public.loyalty (id int primary key);\n"
@@ -103,34 +105,6 @@ def expected_health(obj: dict[str, Any]) -> str:
     if is_true("Ready") and not is_true("Reconciling"):
         return "Healthy"
     return "Progressing"
-
-
-def _to_lua(lua: Any, value: Any) -> Any:
-    """A JSON value as Argo CD hands it to gopher-lua (null: absent, numbers: doubles)."""
-    if isinstance(value, dict):
-        table = lua.table()
-        for key, item in value.items():
-            if item is not None:
-                table[str(key)] = _to_lua(lua, item)
-        return table
-    if isinstance(value, list):
-        table = lua.table()
-        for index, item in enumerate(value, start=1):
-            table[index] = _to_lua(lua, item)
-        return table
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def lua_health(obj: dict[str, Any]) -> tuple[str, str | None]:
-    """(status, message) that health.lua returns (Lua 5.1, as in Argo CD)."""
-    from lupa import lua51
-
-    lua = lua51.LuaRuntime(unpack_returned_tuples=False)
-    lua.globals().obj = _to_lua(lua, obj)
-    result = lua.execute(HEALTH_LUA.read_text())
-    return str(result["status"]), result["message"]
 
 
 # --------------------------------------------------------------------------- shapes and files
@@ -287,9 +261,9 @@ def regenerate_cases() -> list[str]:
             scenario = path.stem.split("_")[1]
             title = f"  # --- {scenario}: {SCENARIO_TITLES[scenario]} "
             lines.append(title + "-" * max(3, 100 - len(title)))
-        obj = yaml.load(path.read_text(), Loader=_JsonLikeLoader)  # noqa: S506 - a SafeLoader
+        obj = load_yaml(path)
         want = expected_health(obj)
-        got, message = lua_health(obj)
+        got, message = run_health(obj)
         if got != want:
             problems.append(f"{path.name}: health.lua says {got}, the rules say {want}")
         expected[f"testdata/{path.name}"] = {"status": want, "message": message or ""}
@@ -310,16 +284,6 @@ def regenerate_cases() -> list[str]:
     if too_long:
         problems.append(f"health_test.yaml: lines longer than 100 characters: {too_long}")
     return problems
-
-
-class _JsonLikeLoader(yaml.SafeLoader):
-    """YAML as Argo CD sees it after JSON: no timestamp conversion."""
-
-
-_JsonLikeLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
-}
 
 
 # --------------------------------------------------------------------------- the cluster side
@@ -718,7 +682,7 @@ def write_scenario(scenario: str, versions: list[dict[str, Any]]) -> list[dict[s
             f"# Captured by tools/capture_health_testdata.py (scenario {scenario}); "
             "managedFields removed.\n" + to_yaml(clean(obj))
         )
-        health, message = lua_health(clean(obj))
+        health, message = run_health(clean(obj))
         captured.append({
             "file": path.name, "shape": describe(obj), "expected": expected_health(obj),
             "lua": health, "luaMessage": message, "generation": obj["metadata"]["generation"],

@@ -11,12 +11,11 @@ from pydantic import BaseModel, ValidationError
 
 from dbmigrator.api import constants as c
 from dbmigrator.api.conditions import ConditionType, Reason, find_condition, set_condition
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.status import (
     DatabaseMigrationStatus,
     HistoryEntry,
     RunState,
-    parse_spec,
     parse_status,
     render_status_patch,
 )

@@ -1,10 +1,9 @@
 """The Argo CD health check (health.lua) run in Lua 5.1 over Argo CD's own health_test.yaml cases.
 
 Argo CD runs resource health scripts in gopher-lua (Lua 5.1) with the live object as the global
-`obj`, converted from its JSON: objects become tables with string keys, arrays become tables
-indexed from 1, numbers become Lua numbers (doubles), JSON null becomes nil. `to_lua` does the
-same with lupa's Lua 5.1 runtime, from YAML read the way Argo CD reads its testdata (timestamps
-stay strings). Adding a case is a testdata file plus an entry in health_test.yaml.
+`obj`, converted from its JSON; tools/argocd_health.py does the same with lupa's Lua 5.1 runtime
+in the same sandbox (shared with tools/capture_health_testdata.py). Adding a case is a testdata
+file plus an entry in health_test.yaml.
 """
 
 from __future__ import annotations
@@ -18,84 +17,18 @@ import pytest
 import yaml
 from lupa import lua51
 
+from argocd_health import (
+    ARGOCD,
+    CAPTURED_SCENARIOS,
+    CHECK_DIR,
+    CRD,
+    HEALTH_LUA,
+    HEALTH_TESTS,
+    URI_WITH_PASSWORD,
+    load_yaml,
+    run_health,
+)
 from dbmigrator.api.conditions import ConditionType, Reason
-
-REPO = Path(__file__).resolve().parents[2]
-ARGOCD = REPO / "deploy" / "argocd"
-CHECK_DIR = ARGOCD / "resource_customizations" / "dbmigrator.io" / "DatabaseMigration"
-HEALTH_LUA = CHECK_DIR / "health.lua"
-HEALTH_TESTS = CHECK_DIR / "health_test.yaml"
-CRD = REPO / "crds" / "dbmigrator.io_databasemigrations.yaml"
-ARGO_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
-# Argo CD opens only a few safe libraries; the check must not need the rest.
-UNAVAILABLE = [
-    "io",
-    "os",
-    "debug",
-    "package",
-    "require",
-    "module",
-    "dofile",
-    "loadfile",
-    "load",
-    "loadstring",
-    "coroutine",
-    "math",
-    "getfenv",
-    "setfenv",
-    "collectgarbage",
-]
-
-
-class JsonLikeLoader(yaml.SafeLoader):
-    """YAML as Argo CD sees it after JSON: no timestamp conversion."""
-
-
-JsonLikeLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
-}
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=JsonLikeLoader)  # noqa: S506 - a SafeLoader
-
-
-def to_lua(lua: Any, value: Any) -> Any:
-    """A JSON-shaped Python value as Argo CD hands it to Lua."""
-    if isinstance(value, dict):
-        table = lua.table()
-        for key, item in value.items():
-            if item is not None:  # JSON null is nil: the key is absent
-                table[str(key)] = to_lua(lua, item)
-        return table
-    if isinstance(value, list):
-        table = lua.table()
-        for index, item in enumerate(value, start=1):
-            table[index] = to_lua(lua, item)
-        return table
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return float(value)  # gopher-lua's LNumber is a float64
-    if isinstance(value, str):
-        return value
-    raise TypeError(f"not a JSON value: {value!r}")
-
-
-def run_health(obj: dict[str, Any]) -> tuple[str, str | None]:
-    """(status, message) that health.lua returns for `obj`."""
-    lua = lua51.LuaRuntime(unpack_returned_tuples=False)
-    env = lua.globals()
-    for name in UNAVAILABLE:
-        env[name] = None
-    env.obj = to_lua(lua, obj)
-    result = lua.execute(HEALTH_LUA.read_text())
-    assert result is not None, "health.lua returned nothing"
-    status, message = result["status"], result["message"]
-    assert status in ARGO_STATUSES, status
-    assert message is None or isinstance(message, str)
-    return status, message
 
 
 def health_cases() -> list[Any]:
@@ -266,9 +199,6 @@ def test_health_invariants_over_all_condition_combinations(chunk: int) -> None:
 # --------------------------------------------------------------------------- captured shapes
 # testdata/e2e_*.yaml were recorded from real runs by tools/capture_health_testdata.py.
 
-CAPTURED_SCENARIOS = {"shop", "rollback", "broken", "secret", "target", "suspend", "transient"}
-URI_WITH_PASSWORD = re.compile(r"postgres(?:ql)?://[^\s/@:'\"]+:[^\s/@'\"]+@")
-
 
 def captured_cases() -> list[dict[str, Any]]:
     tests = load_yaml(HEALTH_TESTS)["tests"]
@@ -277,7 +207,7 @@ def captured_cases() -> list[dict[str, Any]]:
 
 def test_captured_cases_cover_every_scenario_and_health_status() -> None:
     cases = captured_cases()
-    assert {Path(t["inputPath"]).stem.split("_")[1] for t in cases} == CAPTURED_SCENARIOS
+    assert {Path(t["inputPath"]).stem.split("_")[1] for t in cases} == set(CAPTURED_SCENARIOS)
     assert {t["healthStatus"]["status"] for t in cases} == {
         "Healthy", "Progressing", "Degraded", "Suspended",
     }  # fmt: skip

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.crd import build_crd, build_openapi_schema, main, render_crd_yaml, to_structural
+from dbmigrator.api.crd import build_crd, main, render_crd_yaml
 from dbmigrator.api.reference import render_reference_markdown
+from dbmigrator.api.schema import build_openapi_schema, to_structural
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / "dbmigrator.io_databasemigrations.yaml"

@@ -140,7 +140,7 @@ def test_warnings_are_named_and_dropped_first_when_the_result_is_too_big() -> No
 
 
 def test_operator_status_names_warnings_bounded() -> None:
-    from dbmigrator.api.models import MAX_WARNING_DETAILS
+    from dbmigrator.api.status import MAX_WARNING_DETAILS
     from dbmigrator.controller.recording import _validation_status
 
     warned = [CheckFailure(check="rls-exposed", target=f"public.t{i}", message="reachable")

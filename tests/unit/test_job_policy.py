@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from dbmigrator.api.models import DatabaseMigrationSpec, DatabaseMigrationStatus, parse_spec
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus
 from dbmigrator.controller.checks import image_allowed
 from dbmigrator.controller.observed import JobPolicy, Observed, ResourceRef, parse_source_listing
-from dbmigrator.controller.planner import Blocked, CreateJob, plan
+from dbmigrator.controller.planner import plan
 from dbmigrator.controller.status import plan_reconcile
+from dbmigrator.controller.steps import Blocked, CreateJob
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 DEFAULT = "ghcr.io/dbmigrator/dbmigration-operator:0.1.0"

@@ -12,12 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbmigrator.api.models import (
-    DatabaseMigrationStatus,
-    PlannedStep,
-    RunState,
-    parse_spec,
-)
+from dbmigrator.api.spec import parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunState
 from dbmigrator.controller.observed import (
     Observed,
     ObservedJob,
@@ -26,9 +22,11 @@ from dbmigrator.controller.observed import (
     observe_job,
     pods_of_job,
 )
-from dbmigrator.controller.planner import RecordResult, plan
+from dbmigrator.controller.planner import next_result
 from dbmigrator.controller.results import RejectedResult, check_backup_path, read_job_result
 from dbmigrator.controller.status import plan_reconcile
+from dbmigrator.controller.stepids import StepId
+from dbmigrator.controller.steps import RecordResult
 from dbmigrator.engine.results import RunResult, render_compact
 
 SHA = "0123456789abcdef" * 4
@@ -47,27 +45,36 @@ def doc(**fields: Any) -> str:
 
 
 def test_a_good_document_is_read() -> None:
-    result = read_job_result(doc(backup=GOOD_BACKUP, currentVersion="003"), "backup", "shop")
+    result = read_job_result(
+        doc(backup=GOOD_BACKUP, currentVersion="003"), StepId.parse("backup"), "shop"
+    )
     assert isinstance(result, RunResult) and result.backup is not None
     assert result.backup.sha256 == SHA
     up = RunResult(command="up", ok=True, exit_code=0, current_version="005",
                    applied=[{"version": "004", "name": "a", "checksum": "sha256:" + SHA,
                              "appliedAt": "2026-11-28T20:00:01.123456+00:00"}])  # fmt: skip
-    assert isinstance(read_job_result(render_compact(up), "migrate-2", "shop"), RunResult)
+    assert isinstance(
+        read_job_result(render_compact(up), StepId.parse("migrate-2"), "shop"), RunResult
+    )
 
 
 def test_only_a_backup_step_reports_a_backup() -> None:
     """A rehearsal reports its scratch dump (a temporary file): dropped, never a restore path."""
     scratch = {**GOOD_BACKUP, "file": "/tmp/tmpab12/backup.dump"}  # noqa: S108 - a path in a document
-    result = read_job_result(doc(command="rehearse", backup=scratch), "rehearse", "shop")
+    result = read_job_result(
+        doc(command="rehearse", backup=scratch), StepId.parse("rehearse"), "shop"
+    )
     assert isinstance(result, RunResult) and result.backup is None
-    rejected = read_job_result(doc(backup=scratch), "backup", "shop")
+    rejected = read_job_result(doc(backup=scratch), StepId.parse("backup"), "shop")
     assert isinstance(rejected, RejectedResult) and "backup.file" in rejected.problem
 
 
 def test_text_that_is_no_document_is_no_result() -> None:
-    assert read_job_result(None, "backup", "shop") is None
-    assert read_job_result("Traceback (most recent call last): ...", "backup", "shop") is None
+    assert read_job_result(None, StepId.parse("backup"), "shop") is None
+    assert (
+        read_job_result("Traceback (most recent call last): ...", StepId.parse("backup"), "shop")
+        is None
+    )
 
 
 HOSTILE: list[tuple[str, str, str]] = [
@@ -111,7 +118,7 @@ HOSTILE: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(("text", "where"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
 def test_hostile_documents_are_rejected(text: str, where: str) -> None:
     step = "migrate-1" if '"command":"up"' in text else "backup"
-    result = read_job_result(text, step, "shop")
+    result = read_job_result(text, StepId.parse(step), "shop")
     assert isinstance(result, RejectedResult), result
     assert where in result.problem
     assert "passwd" not in result.problem and "drop" not in result.problem, "no content echoed"
@@ -159,7 +166,7 @@ def test_a_rejected_result_fails_the_step_and_never_becomes_a_restore_path() -> 
     })  # fmt: skip
     hostile = doc(backup={**GOOD_BACKUP, "file": "shop/../../other-team/prod.dump"})
     status = DatabaseMigrationStatus(run=RUN)
-    step = plan(spec, status, _observed(hostile))
+    step = next_result(spec, status, _observed(hostile))
     assert isinstance(step, RecordResult)
     assert (step.outcome, step.reason, step.result) == ("failed", "JobFailed", None)
     result = plan_reconcile(spec, status, _observed(hostile))
@@ -233,7 +240,7 @@ def test_whatever_a_pod_writes_an_accepted_backup_stays_inside_its_directory(
     file: str, version: str
 ) -> None:
     result = read_job_result(doc(backup={**GOOD_BACKUP, "file": file, "version": version}),
-                             "backup", "shop")  # fmt: skip
+                             StepId("backup"), "shop")  # fmt: skip
     if not isinstance(result, RunResult):
         return
     assert result.backup is not None

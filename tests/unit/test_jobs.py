@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 
 from dbmigrator.api.constants import TMP_DIR
-from dbmigrator.api.models import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
 from dbmigrator.controller.jobs import (
     JobRequest,
     backup_relative_path,
@@ -18,7 +18,6 @@ from dbmigrator.controller.jobs import (
     build_job,
     build_job_name,
     build_label_value,
-    step_kind,
 )
 from dbmigrator.controller.observed import (
     ResourceRef,
@@ -26,6 +25,7 @@ from dbmigrator.controller.observed import (
     observe_job,
     parse_source_listing,
 )
+from dbmigrator.controller.stepids import KINDS, STEP_KINDS, StepId, parse_step_or_none
 
 OWNER = ResourceRef(name="shop-db", namespace="shop", uid="1234-uid")
 TAIL = ["--output", "json", "--termination-log", "/dev/termination-log"]
@@ -60,42 +60,58 @@ def container(manifest: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-MIGRATE = JobRequest(step="migrate-2", generation=4, target="005", phase="payments")
-BACKUP = JobRequest(step="backup", generation=4, target="003")
-RESTORE = JobRequest(step="restore", generation=4, backup_file="shop-db/db-x-003.dump")
+MIGRATE = JobRequest(step=StepId.parse("migrate-2"), generation=4, target="005", phase="payments")
+BACKUP = JobRequest(step=StepId.parse("backup"), generation=4, target="003")
+RESTORE = JobRequest(
+    step=StepId.parse("restore"), generation=4, backup_file="shop-db/db-x-003.dump"
+)
 
 
 # --------------------------------------------------------------------------- names
 
 
 def test_job_names_are_deterministic() -> None:
-    assert build_job_name("shop-db", 4, "migrate-2") == "shop-db-g4-migrate-2"
-    assert build_job_name("shop-db", 4, "backup", retry=1) == "shop-db-g4-backup-r1"
-    assert build_job_name("shop-db", 4, "down", attempt=2) == "shop-db-g4-down-a2"
-    assert build_job_name("shop-db", 4, "down", 1, 2) == "shop-db-g4-down-r1-a2"
+    assert build_job_name("shop-db", 4, StepId.parse("migrate-2")) == "shop-db-g4-migrate-2"
+    assert build_job_name("shop-db", 4, StepId.parse("backup"), retry=1) == "shop-db-g4-backup-r1"
+    assert build_job_name("shop-db", 4, StepId.parse("down"), attempt=2) == "shop-db-g4-down-a2"
+    assert build_job_name("shop-db", 4, StepId.parse("down"), 1, 2) == "shop-db-g4-down-r1-a2"
 
 
 def test_long_names_are_truncated_and_hashed() -> None:
-    a = build_job_name("a" * 60 + "-one", 12, "migrate-10", 3, 4)
-    b = build_job_name("a" * 60 + "-two", 12, "migrate-10", 3, 4)
+    a = build_job_name("a" * 60 + "-one", 12, StepId.parse("migrate-10"), 3, 4)
+    b = build_job_name("a" * 60 + "-two", 12, StepId.parse("migrate-10"), 3, 4)
     assert len(a) <= 63 and len(b) <= 63 and a != b
     assert a.endswith("-g12-migrate-10-r3-a4")
-    assert a == build_job_name("a" * 60 + "-one", 12, "migrate-10", 3, 4)
-    dotted = build_job_name("x" * 40 + "." + "y" * 40, 1, "backup")
+    assert a == build_job_name("a" * 60 + "-one", 12, StepId.parse("migrate-10"), 3, 4)
+    dotted = build_job_name("x" * 40 + "." + "y" * 40, 1, StepId.parse("backup"))
     assert len(dotted) <= 63 and "-." not in dotted and ".-" not in dotted
     assert build_label_value("short") == "short"
     assert len(build_label_value("n" * 200)) == 63
 
 
-def test_step_kinds() -> None:
-    assert [step_kind(s) for s in ("backup", "rehearse", "migrate-12", "down", "restore")] == [
-        "backup", "rehearse", "migrate", "down", "restore"
-    ]  # fmt: skip
-    with pytest.raises(ValueError, match="unknown step"):
-        step_kind("explode")
+def test_step_ids_parse_and_format_in_one_place() -> None:
+    texts = ("backup", "rehearse", "migrate-12", "down", "restore")
+    ids = [StepId.parse(t) for t in texts]
+    assert [i.kind for i in ids] == ["backup", "rehearse", "migrate", "down", "restore"]
+    assert [str(i) for i in ids] == list(texts)
+    assert StepId.parse("migrate-12") == StepId.migrate(12)
+    assert StepId.migrate(3).phase_index == 2 and StepId("down").phase_index is None
+    for bad in ("explode", "migrate", "migrate-0", "migrate-01", "migrate-x", "backup-1", ""):
+        with pytest.raises(ValueError, match="unknown step"):
+            StepId.parse(bad)
+    with pytest.raises(ValueError, match="phase index"):
+        StepId("backup", 1)
+    assert parse_step_or_none("teardown") is None and parse_step_or_none(None) is None
 
 
-# --------------------------------------------------------------------------- args
+def test_every_step_kind_has_one_row_of_facts() -> None:
+    assert set(KINDS) == set(STEP_KINDS)
+    assert {k: f.command for k, f in KINDS.items()} == {
+        "backup": "backup", "rehearse": "rehearse", "migrate": "up", "down": "down",
+        "restore": "restore",
+    }  # fmt: skip
+    assert [k for k, f in KINDS.items() if f.recovery] == ["down", "restore"]
+    assert KINDS["migrate"].failure is None  # the engine's error kind decides
 
 
 def test_args_per_step() -> None:
@@ -103,14 +119,14 @@ def test_args_per_step() -> None:
     assert build_args(BACKUP, s, "shop-db") == [
         "backup", "--out", "/backups/shop-db", "--keep", "7", *TAIL
     ]  # fmt: skip
-    rehearse = JobRequest(step="rehearse", generation=4, target="008")
+    rehearse = JobRequest(step=StepId.parse("rehearse"), generation=4, target="008")
     assert build_args(rehearse, s, "shop-db") == [
         "rehearse", "--dir", "/migrations", "--target", "008", *TAIL
     ]  # fmt: skip
     assert build_args(MIGRATE, s, "shop-db") == [
         "up", "--dir", "/migrations", "--target", "005", "--on-failure", "stop", *TAIL
     ]  # fmt: skip
-    down = JobRequest(step="down", generation=4, target="003")
+    down = JobRequest(step=StepId.parse("down"), generation=4, target="003")
     assert build_args(down, s, "shop-db") == [
         "down", "--dir", "/migrations", "--target", "003", *TAIL
     ]  # fmt: skip
@@ -126,14 +142,16 @@ def test_args_per_step() -> None:
 def test_restore_passes_the_recorded_hash_of_the_backup() -> None:
     sha = "ab" * 32
     request = JobRequest(
-        step="restore", generation=4, backup_file="shop-db/x.dump", backup_sha256=sha
+        step=StepId.parse("restore"), generation=4, backup_file="shop-db/x.dump", backup_sha256=sha
     )
     args = build_args(request, spec(), "shop-db")
     assert args[args.index("--expect-sha256") + 1] == sha and args[-4:] == TAIL
 
 
 def test_up_args_follow_rollback_and_validation_settings() -> None:
-    request = JobRequest(step="migrate-1", generation=1, target="003", on_failure="down")
+    request = JobRequest(
+        step=StepId.parse("migrate-1"), generation=1, target="003", on_failure="down"
+    )
     args = build_args(request, spec(validation={"enabled": False}), "x")
     assert args[args.index("--on-failure") + 1] == "down"
     assert "--no-validate" in args and args[-4:] == TAIL
@@ -141,9 +159,9 @@ def test_up_args_follow_rollback_and_validation_settings() -> None:
 
 def test_args_need_their_inputs() -> None:
     with pytest.raises(ValueError, match="backup_file"):
-        build_args(JobRequest(step="restore", generation=1), spec(), "x")
+        build_args(JobRequest(step=StepId.parse("restore"), generation=1), spec(), "x")
     with pytest.raises(ValueError, match="target"):
-        build_args(JobRequest(step="migrate-1", generation=1), spec(), "x")
+        build_args(JobRequest(step=StepId.parse("migrate-1"), generation=1), spec(), "x")
 
 
 def test_checks_json_has_the_engine_keys() -> None:
@@ -317,8 +335,8 @@ def test_image_resources_and_service_account_come_from_the_spec() -> None:
         MIGRATE,
         BACKUP,
         RESTORE,
-        JobRequest(step="rehearse", generation=1, target="008"),
-        JobRequest(step="down", generation=1, target="0", retry=2, attempt=1),
+        JobRequest(step=StepId.parse("rehearse"), generation=1, target="008"),
+        JobRequest(step=StepId.parse("down"), generation=1, target="0", retry=2, attempt=1),
     ],
 )
 def test_manifests_are_valid_batch_v1_jobs(request_: JobRequest) -> None:
@@ -446,7 +464,7 @@ def test_an_empty_resources_object_gets_the_operator_defaults_not_best_effort() 
 def test_every_validation_field_of_the_crd_is_understood_by_the_engine() -> None:
     """The CRD's spec.validation and the engine's checks file are one contract: a field the
     CRD accepts but the engine refuses (extra="forbid") would fail every Job."""
-    from dbmigrator.api.models import ValidationSpec
+    from dbmigrator.api.spec import ValidationSpec
     from dbmigrator.engine.checksfile import parse_checks
 
     full = ValidationSpec.model_validate({

@@ -18,7 +18,8 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY, generate_latest
 
-from dbmigrator.api.models import parse_spec, parse_status
+from dbmigrator.api.spec import parse_spec
+from dbmigrator.api.status import parse_status
 from dbmigrator.controller import metrics
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,15 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
-    DatabaseMigrationStatus,
-    PlannedStep,
-    RunFailure,
-    RunState,
-    parse_spec,
-)
-from dbmigrator.controller.jobs import build_job, step_kind
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunFailure, RunState
+from dbmigrator.controller.delays import JOB_POLL_SECONDS
+from dbmigrator.controller.jobs import build_job
 from dbmigrator.controller.observed import (
     JobPolicy,
     JobState,
@@ -38,7 +33,11 @@ from dbmigrator.controller.observed import (
     observe_job,
     parse_source_listing,
 )
-from dbmigrator.controller.planner import (
+from dbmigrator.controller.planner import next_result, plan
+from dbmigrator.controller.runs import backoff_seconds, current_step, vint
+from dbmigrator.controller.status import fold_results, plan_reconcile
+from dbmigrator.controller.stepids import StepId
+from dbmigrator.controller.steps import (
     Blocked,
     CreateJob,
     DeleteJob,
@@ -48,12 +47,7 @@ from dbmigrator.controller.planner import (
     Step,
     Suspended,
     Wait,
-    backoff_seconds,
-    current_step,
-    plan,
-    vint,
 )
-from dbmigrator.controller.status import plan_reconcile
 from dbmigrator.engine.results import (
     AppliedMigration,
     BackupInfo,
@@ -134,7 +128,9 @@ class World:
         """One reconcile; with crash=True the step is executed but the status is not written."""
         obs = self.observed()
         result = plan_reconcile(self.spec, self.status, obs)
-        assert plan(self.spec, self.status, obs) == plan(self.spec, self.status, obs)
+        assert plan_reconcile(self.spec, self.status, obs) == result  # deterministic
+        folded, _ = fold_results(self.spec, self.status, obs)
+        assert next_result(self.spec, folded, obs) is None, "a finished Job left unrecorded"
         status_json = self.status.model_dump(by_alias=True, mode="json")
         if inputs_unneeded(status_json, obs.generation, obs.jobs, obs.now):
             # Kube.observe skips the Secret and ConfigMap reads while a Job runs: the planner
@@ -143,12 +139,12 @@ class World:
                              config_map_found=True, source=None)  # fmt: skip
             assert plan_reconcile(self.spec, self.status, unread) == result
         step = result.step
-        assert not isinstance(step, RecordResult)
+        assert step is not None
         if isinstance(step, CreateJob):
             self._check_create(step, obs, result.status)
             self.manifests[step.job_name] = build_job(step.request, self.spec, OWNER, "img")
             self.jobs[step.job_name] = ObservedJob(
-                step.job_name, "Active", step=step.request.step, generation=step.run.generation
+                step.job_name, "Active", step=str(step.request.step), generation=step.run.generation
             )
             self.created.append(step.job_name)
         elif isinstance(step, DeleteJob):
@@ -558,7 +554,7 @@ def test_restart_after_creating_a_job_adopts_it(index: int) -> None:
         w.reconcile()
         w.finish()
     step = w.reconcile(crash=True)  # Job created, status not written
-    assert isinstance(step, CreateJob) and step.request.step == STEPS[index]
+    assert isinstance(step, CreateJob) and str(step.request.step) == STEPS[index]
     adopted = w.reconcile()
     assert isinstance(adopted, Wait) and adopted.job_name == step.job_name
     assert w.status.last_job is not None and w.status.last_job.name == step.job_name
@@ -729,11 +725,39 @@ def test_transition_table(
     kind: type,
     job: str,
 ) -> None:
-    step = plan(spec, status, obs)
+    step = next_result(spec, status, obs) or plan(spec, status, obs)
     assert isinstance(step, kind), step
     if job:
         name = getattr(step, "job_name", None) or getattr(getattr(step, "job", None), "name", "")
         assert name == job
+
+
+def test_plan_refuses_a_status_with_a_finished_job_not_folded_in() -> None:
+    finished = observed(jobs=(ObservedJob("shop-g1-migrate-1", "Succeeded"),))
+    status = status_with("003", RUNNING)
+    with pytest.raises(ValueError, match="shop-g1-migrate-1 finished but its result"):
+        plan(make_spec(), status, finished)
+    folded, events = fold_results(make_spec(), status, finished)
+    assert next_result(make_spec(), folded, finished) is None
+    assert isinstance(plan(make_spec(), folded, finished), Done)
+    assert [e.reason for e in events] == ["Succeeded"]
+
+
+def test_the_fold_records_several_finished_jobs_in_one_reconcile() -> None:
+    two = RUNNING.model_copy(update={"plan": [
+        PlannedStep(step="migrate-1", target="005", phase="a"),
+        PlannedStep(step="migrate-2", target="008", phase="b"),
+    ]})  # fmt: skip
+    jobs = (
+        ObservedJob("shop-g1-migrate-1", "Succeeded"),
+        ObservedJob("shop-g1-migrate-2", "Succeeded"),
+    )
+    spec = make_spec(phases=[{"name": "a", "through": "005"}, {"name": "b", "through": "008"}])
+    result = plan_reconcile(spec, status_with("003", two), observed(jobs=jobs))
+    assert isinstance(result.step, Done) and result.requeue_after is None
+    assert result.status.run is not None
+    assert [r.step for r in result.status.run.completed] == ["migrate-1", "migrate-2"]
+    assert result.status.current_version == "008"
 
 
 def test_recorded_outcomes_classify_engine_errors() -> None:
@@ -745,7 +769,7 @@ def test_recorded_outcomes_classify_engine_errors() -> None:
         command = {"backup": "backup", "rehearse": "rehearse", "down": "down"}.get(step, "up")
         result = RunResult(command=command, ok=False, exit_code=1, error=error)
         job = ObservedJob(f"shop-g1-{step}", state, termination_message=render_compact(result))
-        out = plan(make_spec(), status_with("003", run), observed(jobs=(job,)))
+        out = next_result(make_spec(), status_with("003", run), observed(jobs=(job,)))
         assert isinstance(out, RecordResult)
         return out
 
@@ -778,7 +802,7 @@ def test_current_step_skips_covered_phases_and_follows_recovery() -> None:
     assert step is not None and step.step == "backup"
     step = current_step(run, "004")
     assert step is not None and step.step == "backup"
-    from dbmigrator.api.models import RunStepRecord
+    from dbmigrator.api.status import RunStepRecord
 
     done_backup = run.model_copy(update={"completed": [
         RunStepRecord(step="backup", job="j", succeeded=True, reason="Succeeded")]})  # fmt: skip
@@ -884,7 +908,9 @@ def test_each_created_job_step_matches_its_kind() -> None:
     w.run()
     for name in w.created:
         labels = w.manifests[name]["metadata"]["labels"]
-        assert labels["app.kubernetes.io/component"] == step_kind(labels["dbmigrator.io/step"])
+        assert (
+            labels["app.kubernetes.io/component"] == StepId.parse(labels["dbmigrator.io/step"]).kind
+        )
 
 
 # ---- pods that cannot start, containers the kernel killed -------------------------------------
@@ -936,6 +962,11 @@ def test_a_pod_that_cannot_start_fails_the_step_after_its_grace_and_the_job_goes
     waiting = plan_reconcile(s, first.status, observed(early, stuck))
     assert isinstance(waiting.step, Wait)
     assert "ErrImageNeverPull" in waiting.step.message
+    # A stuck pod changes nothing a watch sees: looked at again when its grace (20 s) ends.
+    assert waiting.requeue_after == pytest.approx(10.0)
+    healthy = observe_job(_job_json(), [_pod("ContainerCreating")])
+    running = plan_reconcile(s, first.status, observed(early, healthy))
+    assert isinstance(running.step, Wait) and running.requeue_after == JOB_POLL_SECONDS
     obs = observed(late, stuck)
     assert obs.active_jobs == () and obs.jobs_to_delete == ("shop-g1-migrate-1",)
     gave_up = plan_reconcile(s, first.status, obs)

@@ -9,15 +9,27 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from pydantic import ValidationError
 
-from dbmigrator.api.crd import build_openapi_schema
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
+from dbmigrator.api.schema import build_openapi_schema
+from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
+from dbmigrator.api.status import (
     DatabaseMigrationStatus,
     HistoryEntry,
     RunState,
-    parse_spec,
     render_status_patch,
+)
+from dbmigrator.controller.delays import (
+    BLOCKED_RECHECK_SECONDS,
+    JOB_POLL_SECONDS,
+    SUSPEND_POLL_SECONDS,
+)
+from dbmigrator.controller.jobs import JobRequest
+from dbmigrator.controller.messages import (
+    redact,
+    render_engine_error,
+    render_spec_problems,
+    summarize_validation,
 )
 from dbmigrator.controller.observed import (
     Observed,
@@ -25,16 +37,16 @@ from dbmigrator.controller.observed import (
     ResourceRef,
     parse_source_listing,
 )
-from dbmigrator.controller.planner import Blocked, CreateJob, Done, Fail, Suspended, Wait
+from dbmigrator.controller.recording import db_version_after
 from dbmigrator.controller.status import (
     Reconcile,
     apply_step,
-    db_version_after,
+    plan_invalid_spec,
     plan_reconcile,
-    redact,
-    render_engine_error,
-    summarize_validation,
+    plan_requeue,
 )
+from dbmigrator.controller.stepids import StepId
+from dbmigrator.controller.steps import Blocked, CreateJob, DeleteJob, Done, Fail, Suspended, Wait
 from dbmigrator.engine.results import (
     AppliedMigration,
     BackupInfo,
@@ -353,7 +365,7 @@ def test_rollback_after_failure_adds_two_history_entries() -> None:
     sim.finish("shop-g1-migrate-3", up(5, 7, ok=False, exit_code=1,
                error=ErrorInfo(kind="migration", message="boom", file="008_m.sql")))  # fmt: skip
     r = sim.reconcile()
-    assert isinstance(r.step, CreateJob) and r.step.request.step == "down"
+    assert isinstance(r.step, CreateJob) and r.step.request.step == StepId("down")
     assert r.status.phase == "RollingBack"
     assert conditions(r.status)["Reconciling"] == ("True", "RollingBack")
     down = RunResult(command="down", ok=True, exit_code=0, from_version="007",
@@ -598,3 +610,47 @@ def test_pluralisation(phase_count: int) -> None:
     else:
         sim.finish("shop-g1-migrate-2", up(3, 4, validation=None))
         assert sim.reconcile().status.message == "2 migrations applied in 2 phases"
+
+
+# --------------------------------------------------------------------------- edges through the core
+
+
+def test_an_invalid_spec_is_stalled_through_the_core_and_announced_once() -> None:
+    first = plan_invalid_spec(DatabaseMigrationStatus(), "spec.targetVersion: bad", 3, NOW)
+    st = first.status
+    assert (st.phase, st.observed_generation, kstatus(st)) == (
+        "Failed",
+        3,
+        ("False", "False", "True"),
+    )
+    assert {c.reason for c in st.conditions} == {"InvalidSpec"}
+    assert all(c.last_transition_time == "2026-11-24T22:00:00Z" for c in st.conditions)
+    assert [(e.type, e.reason) for e in first.events] == [("Warning", "InvalidSpec")]
+    assert first.step is None and first.requeue_after is None
+    later = NOW + timedelta(minutes=5)
+    again = plan_invalid_spec(st, "spec.targetVersion: bad", 3, later)
+    assert again.status == st and again.events == ()  # nothing to write, no second Event
+    fixed_other = plan_invalid_spec(st, "spec.phases: bad", 3, later)
+    assert [e.reason for e in fixed_other.events] == ["InvalidSpec"]  # a new problem is news
+    unchanged = {c.type: c.last_transition_time for c in fixed_other.status.conditions}
+    assert set(unchanged.values()) == {"2026-11-24T22:00:00Z"}  # statuses did not change
+
+
+def test_every_action_says_when_to_look_again() -> None:
+    run = RunState(generation=1, operation="upgrade", state="Running", target_version="003")
+    request = JobRequest(step=StepId.migrate(1), generation=1, target="003")
+    assert plan_requeue(CreateJob(request, "j", run, "Migrating", "m")) == JOB_POLL_SECONDS
+    assert plan_requeue(DeleteJob("j", "Suspending", "m")) == SUSPEND_POLL_SECONDS
+    assert plan_requeue(Wait("Migrating", "m", requeue_after=7.5)) == 7.5
+    assert plan_requeue(Wait("Migrating", "m", requeue_after=None)) is None
+    assert plan_requeue(Blocked("SecretNotFound", "m")) == BLOCKED_RECHECK_SECONDS
+    assert plan_requeue(Done(None)) is None
+    assert plan_requeue(Suspended("m")) is None
+    assert plan_requeue(Fail(run, "MigrationFailed", "m")) is None
+
+
+def test_spec_problems_name_their_fields() -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_spec(targetVersion="abc", phases=[{"name": "Bad Name", "through": "003"}])
+    text = render_spec_problems(caught.value.errors())
+    assert "spec.targetVersion" in text and "spec.phases.0.name" in text

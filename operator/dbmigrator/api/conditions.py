@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
 
-from dbmigrator.api.models import Condition
+from dbmigrator.api.status import Condition
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -77,6 +77,7 @@ class Reason(StrEnum):
     INVALID_PHASES = "InvalidPhases"
     DOWN_FILE_MISSING = "DownFileMissing"
     BACKUP_REQUIRED = "BackupRequired"
+    INVALID_SPEC = "InvalidSpec"  # the models reject the spec (the CRD schema should have)
     IMAGE_NOT_ALLOWED = "ImageNotAllowed"
     SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 

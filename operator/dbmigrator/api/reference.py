@@ -11,11 +11,11 @@ import json
 from typing import Any
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.crd import PRINTER_COLUMNS, build_openapi_schema
+from dbmigrator.api.schema import PRINTER_COLUMNS, build_openapi_schema
 
 HEADER = """# `DatabaseMigration` reference
 
-<!-- Generated from operator/dbmigrator/api/models.py by `make crds`; do not edit by hand. -->
+<!-- Generated from operator/dbmigrator/api/spec.py and status.py by `make crds`; do not edit by hand. -->
 
 API `{api}`, kind `{kind}`, plural `{plural}`, short names {short}.
 Namespaced, with a status subresource. `kubectl explain {plural}.spec` shows the same

@@ -11,7 +11,8 @@ offending spec field.
 from __future__ import annotations
 
 from dbmigrator.api.conditions import Reason
-from dbmigrator.api.models import DatabaseMigrationSpec, DatabaseMigrationStatus
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import DatabaseMigrationStatus
 from dbmigrator.controller.observed import JobPolicy, Observed, SourceListing
 from dbmigrator.controller.runs import vint
 from dbmigrator.controller.steps import Blocked

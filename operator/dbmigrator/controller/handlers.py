@@ -8,7 +8,6 @@ waits and backoffs go through a small in-process requeue loop instead.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import threading
 import time
@@ -19,11 +18,17 @@ import kopf
 
 from dbmigrator.api import constants as c
 from dbmigrator.controller import metrics
+from dbmigrator.controller.delays import (
+    ERROR_RETRY_SECONDS,
+    RESYNC_SECONDS,
+    TRANSIENT_RETRY_SECONDS,
+)
 from dbmigrator.controller.eventfilter import JobSignatures
 from dbmigrator.controller.jobs import JobDefaults
 from dbmigrator.controller.kube import Kube, TransientError
 from dbmigrator.controller.observed import JobPolicy
 from dbmigrator.controller.reconciler import Reconciler
+from dbmigrator.controller.requeue import Requeue
 
 log = logging.getLogger(__name__)
 
@@ -35,51 +40,8 @@ class OperatorConfig:
     job_defaults: JobDefaults = field(default_factory=JobDefaults)
     policy: JobPolicy = field(default_factory=JobPolicy)
     metrics_port: int = 8080
-    resync_seconds: float = 600.0  # a safety net: watches and timed requeues do the work
+    resync_seconds: float = RESYNC_SECONDS
     workers: int = 32
-
-
-@dataclass
-class Requeue:
-    """When to look at each resource again: the earliest requested time wins, one thread drains.
-
-    A reconcile asks for its next look (Job poll, retry backoff); asking again for an earlier
-    time moves it forward, a later one is ignored, so chains of requeues never multiply.
-    """
-
-    reconcile: Any
-    _heap: list[tuple[float, str, str]] = field(default_factory=list)
-    _due: dict[tuple[str, str], float] = field(default_factory=dict)
-    _cv: threading.Condition = field(default_factory=threading.Condition)
-    _stop: bool = False
-
-    def add(self, namespace: str, name: str, delay: float) -> None:
-        due = time.monotonic() + max(0.0, delay)
-        with self._cv:
-            if self._due.get((namespace, name), float("inf")) <= due:
-                return
-            self._due[(namespace, name)] = due
-            heapq.heappush(self._heap, (due, namespace, name))
-            self._cv.notify()
-
-    def run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cv.wait(timeout)
-                if self._stop:
-                    return
-                due, namespace, name = heapq.heappop(self._heap)
-                if self._due.get((namespace, name)) != due:
-                    continue  # superseded by an earlier request
-                del self._due[(namespace, name)]
-            self.reconcile(namespace, name)
-
-    def stop(self) -> None:
-        with self._cv:
-            self._stop = True
-            self._cv.notify()
 
 
 class Runtime:
@@ -111,11 +73,13 @@ def _safe_reconcile(namespace: str, name: str) -> None:
     try:
         RUNTIME.reconciler.reconcile(namespace, name)
     except TransientError as exc:
-        log.warning("%s/%s: %s; retrying in 5s", namespace, name, exc)
-        RUNTIME.requeue.add(namespace, name, 5.0)
+        log.warning("%s/%s: %s; retrying in %ss", namespace, name, exc, TRANSIENT_RETRY_SECONDS)
+        RUNTIME.requeue.add(namespace, name, TRANSIENT_RETRY_SECONDS)
     except Exception:
-        log.exception("%s/%s: reconcile failed; retrying in 10s", namespace, name)
-        RUNTIME.requeue.add(namespace, name, 10.0)
+        log.exception(
+            "%s/%s: reconcile failed; retrying in %ss", namespace, name, ERROR_RETRY_SECONDS
+        )
+        RUNTIME.requeue.add(namespace, name, ERROR_RETRY_SECONDS)
 
 
 @kopf.on.startup()

@@ -21,13 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.models import DatabaseMigrationSpec, ResourceRequirements, ValidationSpec
+from dbmigrator.api.spec import DatabaseMigrationSpec, ResourceRequirements, ValidationSpec
 from dbmigrator.controller.observed import ResourceRef
+from dbmigrator.controller.stepids import StepId, StepKind
 
-StepKind = Literal["backup", "rehearse", "migrate", "down", "restore"]
-_STEP_KINDS: tuple[StepKind, ...] = ("backup", "rehearse", "migrate", "down", "restore")
 _NAME_LIMIT = 63
-_ENGINE_COMMAND = {"rehearse": "rehearse", "migrate": "up", "down": "down"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class JobRequest:
     dump that does not match), `on_failure` what `up` does with the phase when it fails.
     """
 
-    step: str
+    step: StepId
     generation: int
     retry: int = 0
     attempt: int = 0
@@ -53,20 +51,11 @@ class JobRequest:
     @property
     def kind(self) -> StepKind:
         """The step's kind: backup, rehearse, migrate, down or restore."""
-        return step_kind(self.step)
-
-
-def step_kind(step: str) -> StepKind:
-    """`migrate-2` -> `migrate`; raises ValueError for an unknown step."""
-    head = step.split("-", 1)[0]
-    for kind in _STEP_KINDS:
-        if head == kind:
-            return kind
-    raise ValueError(f"unknown step {step!r}")
+        return self.step.kind
 
 
 def build_job_name(
-    resource: str, generation: int, step: str, retry: int = 0, attempt: int = 0
+    resource: str, generation: int, step: StepId, retry: int = 0, attempt: int = 0
 ) -> str:
     """`<resource>-g<generation>-<step>[-r<retry>][-a<attempt>]`, at most 63 characters."""
     suffix = f"-g{generation}-{step}"
@@ -101,7 +90,7 @@ def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
         c.LABEL_COMPONENT: request.kind,
         c.LABEL_MANAGED_BY: c.MANAGED_BY,
         c.LABEL_GENERATION: str(request.generation),
-        c.LABEL_STEP: request.step,
+        c.LABEL_STEP: str(request.step),
         c.LABEL_RETRY: str(request.retry),
         c.LABEL_ATTEMPT: str(request.attempt),
     }
@@ -129,7 +118,7 @@ def build_args(request: JobRequest, spec: DatabaseMigrationSpec, resource: str) 
         return ["restore", "--from", source, *verify, "--yes", *tail]
     if not request.target:
         raise ValueError(f"step {request.step} needs a target version")
-    args = [_ENGINE_COMMAND[kind], "--dir", c.MIGRATIONS_DIR, "--target", request.target]
+    args = [request.step.facts.command, "--dir", c.MIGRATIONS_DIR, "--target", request.target]
     if kind == "migrate":
         args += ["--on-failure", request.on_failure]
     if not spec.validation.enabled:

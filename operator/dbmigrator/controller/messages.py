@@ -7,11 +7,14 @@ details: kubectl logs job/NAME -n NS`. Anything that looks like a database URI i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.models import DatabaseMigrationStatus, RunState
-from dbmigrator.controller.jobs import build_log_hint, step_kind
+from dbmigrator.api.status import DatabaseMigrationStatus, RunState
+from dbmigrator.controller.jobs import build_log_hint
 from dbmigrator.controller.observed import ObservedJob
+from dbmigrator.controller.stepids import StepId
 from dbmigrator.engine.results import RunResult, format_error
 
 # The credentials (up to an '@' on the same line, blanks included: a malformed password may have
@@ -57,7 +60,7 @@ def redact(text: str) -> str:
 
 def success_message(status: DatabaseMigrationStatus, run: RunState) -> str:
     """'8 migrations applied in 3 phases; 14/14 checks passed' (or the rollback's summary)."""
-    migrates = [r for r in run.completed if step_kind(r.step) == "migrate" and r.succeeded]
+    migrates = [r for r in run.completed if StepId.parse(r.step).kind == "migrate" and r.succeeded]
     applied = sum(r.applied for r in migrates)
     if run.operation == "rollback":
         reverted = sum(r.reverted for r in run.completed)
@@ -89,3 +92,10 @@ def format_size(size: int) -> str:
 
 def clip(text: str) -> str:
     return text if len(text) <= c.MESSAGE_LIMIT else text[: c.MESSAGE_LIMIT - 1] + "…"
+
+
+def render_spec_problems(errors: Sequence[Mapping[str, Any]], limit: int = 5) -> str:
+    """The first `limit` problems pydantic found in a spec, each naming its field."""
+    return "; ".join(
+        f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:limit]
+    )

@@ -15,7 +15,9 @@ from typing import get_args
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from prometheus_client.metrics import MetricWrapperBase
 
-from dbmigrator.api.models import DatabaseMigrationSpec, DatabaseMigrationStatus, Phase
+from dbmigrator.api.fields import Phase
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import DatabaseMigrationStatus
 
 STEPS = Counter(
     "dbmigrator_steps_started_total", "Jobs created, by step kind.", ["namespace", "name", "kind"]

@@ -10,9 +10,13 @@ name is deterministic. That makes every crash point safe:
     killed after a Job finished, before recording       -> record it now (once: the write is atomic)
     killed after recording, before the next Job         -> the next step is planned again
 
+A finished Job is no action: `next_result` returns it as data (RecordResult) and
+`status.fold_results` records it before `plan` runs, so `plan` always sees a status where the
+current step's Job, if finished, is recorded (it refuses one that is not, loudly).
+
 Transition table (first matching row wins; "run" is `status.run`):
 
-    run Running, current step's Job finished       -> RecordResult(job, result, outcome)
+    run Running, current step's Job finished       -> (next_result: RecordResult, folded first)
     a Job active, suspend                          -> DeleteJob(job); Suspended while it is deleted
     a Job active, it is the current step's         -> Wait(job)  (adopted, possibly by a new run)
     a Job active, any other                        -> Wait(WaitingForJob)  (never two Jobs)
@@ -30,7 +34,8 @@ Transition table (first matching row wins; "run" is `status.run`):
     run Running, no step left, current != target   -> Fail(TargetNotReached)
     run Succeeded / Failed (same generation)       -> Done / Fail (idempotent)
 
-Steps of an upgrade run: backup (if enabled) -> rehearse (if enabled) -> migrate-<n> for every phase
+Steps (`stepids.StepId`) of an upgrade run: backup (if enabled) -> rehearse (if enabled) ->
+migrate-<n> for every phase
 with versions above the start version (a phase already covered by `currentVersion` is skipped).
 A rollback run (target lowered below currentVersion): backup (if enabled) -> down.
 A failed migrate step is followed by `down` (to the run's start version) when onFailure is Down, or
@@ -39,88 +44,80 @@ A failed migrate step is followed by `down` (to the run's start version) when on
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
-from dbmigrator.api.conditions import Reason, find_condition
+from dbmigrator.api.conditions import Reason
 from dbmigrator.api.constants import ANNOTATION_RETRY
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
-    DatabaseMigrationStatus,
-    PlannedStep,
-    RunState,
-)
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunState
 from dbmigrator.controller.checks import check_inputs, check_spec
-from dbmigrator.controller.jobs import JobRequest, step_kind
-from dbmigrator.controller.observed import Observed, ObservedJob
-from dbmigrator.controller.results import RejectedResult, read_job_result
+from dbmigrator.controller.delays import running_job_recheck
+from dbmigrator.controller.dependencies import await_dependency
+from dbmigrator.controller.jobs import JobRequest
+from dbmigrator.controller.observed import Observed
+from dbmigrator.controller.outcomes import classify_finished_job
 from dbmigrator.controller.runs import (
-    backoff_seconds,
     current_step,
     describe_failure,
     format_time,
     job_name_for,
     parse_time,
-    recovery_step,
     spec_phases,
     vint,
 )
+from dbmigrator.controller.stepids import StepId, parse_step_or_none
 from dbmigrator.controller.steps import (
-    JOB_POLL_SECONDS,
     Blocked,
     CreateJob,
     DeleteJob,
     Done,
     Fail,
-    Outcome,
     RecordResult,
     Step,
     Suspended,
     Wait,
 )
-from dbmigrator.engine.results import RunResult
 
-# Engine error kinds that a new attempt of the same step may get past. `interrupted`: the pod
-# was stopped by a signal (deleted, evicted, its node drained); the engine rolled the file back.
-TRANSIENT_KINDS = {
-    "database": Reason.DATABASE_UNREACHABLE,
-    "lock": Reason.DATABASE_LOCKED,
-    "interrupted": Reason.INTERRUPTED,
-}
 
-__all__ = [
-    "Blocked",
-    "CreateJob",
-    "DeleteJob",
-    "Done",
-    "Fail",
-    "Outcome",
-    "RecordResult",
-    "Step",
-    "Suspended",
-    "Wait",
-    "backoff_seconds",
-    "current_step",
-    "describe_failure",
-    "failure_reason",
-    "format_time",
-    "plan",
-    "recovery_step",
-    "spec_phases",
-    "vint",
-]
+def next_result(
+    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
+) -> RecordResult | None:
+    """The finished Job whose result must be folded into status before planning, or None.
+
+    `status.fold_results` folds these in one by one (each Job at most once); `plan` then sees a
+    status where no finished Job of the current step is left unrecorded.
+    """
+    decision = _decide(spec, status, observed)
+    return decision if isinstance(decision, RecordResult) else None
 
 
 def plan(spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed) -> Step:
-    """The one next step. Pure, total and deterministic."""
+    """The one next action for a status with every finished Job folded in. Pure, deterministic.
+
+    Raises ValueError when a finished Job's result is still to be folded (`next_result`): the
+    caller skipped `status.fold_results`, a bug, never silently ignored.
+    """
+    decision = _decide(spec, status, observed)
+    if isinstance(decision, RecordResult):
+        raise ValueError(
+            f"job {decision.job.name} finished but its result is not in status yet: fold it in "
+            "first (status.fold_results)"
+        )
+    return decision
+
+
+def _decide(
+    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
+) -> Step | RecordResult:
     run = status.run
     if run is not None and run.state == "Running":
         step = current_step(run, status.current_version)
         if step is not None:
-            job = observed.job(job_name_for(observed, run, step.step))
+            sid = StepId.parse(step.step)
+            job = observed.job(job_name_for(observed, run, sid))
             done = job is not None and (job.finished or job.given_up(observed.now))
             if job is not None and done and not job.deleting:
-                return _record(spec, observed, run, step.step, job)
+                return classify_finished_job(spec, observed, run, sid, job)
     if observed.active_jobs:
         return _plan_active(spec, status, observed)
     if spec.suspend:
@@ -151,7 +148,8 @@ def _plan_active(
             )
         return Suspended(f"suspended; waiting for job {active[0].name} to terminate")
     for run, step in _candidates(spec, status, observed):
-        name = job_name_for(observed, run, step.step)
+        sid = StepId.parse(step.step)
+        name = job_name_for(observed, run, sid)
         job = observed.job(name)
         if job is not None and job.state == "Active" and not job.given_up(observed.now):
             message = _progress_message(spec, run, step, name)
@@ -160,13 +158,9 @@ def _plan_active(
             if run.generation != observed.generation:
                 message += f"; generation {observed.generation} is applied after it"
             return Wait(
-                _progress_reason(step.step),
-                message,
-                job_name=name,
-                step=step.step,
-                run=run,
-                requeue_after=_stuck_recheck(job, observed),
-            )
+                sid.facts.progress, message, job_name=name, step=sid, run=run,
+                requeue_after=running_job_recheck(job, observed.now),
+            )  # fmt: skip
     job = active[0]
     origin = f" (generation {job.generation})" if job.generation is not None else ""
     return Wait(
@@ -174,7 +168,7 @@ def _plan_active(
         f"waiting for job {job.name}{origin} to finish before acting on generation "
         f"{observed.generation}",
         job_name=job.name,
-        step=job.step or None,
+        step=parse_step_or_none(job.step),
     )
 
 
@@ -211,7 +205,7 @@ def _needs_new_run(status: DatabaseMigrationStatus, observed: Observed) -> bool:
 
 def _start_run(
     spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
-) -> Step:
+) -> Step | RecordResult:
     new = _new_run(spec, status, observed)
     if not isinstance(new, RunState):
         return new
@@ -255,56 +249,6 @@ def _new_run(
     )
 
 
-# A missing input that GitOps often delivers moments later: wait (Progressing) before Stalled.
-LATE_DEPENDENCIES: dict[str, str] = {
-    Reason.SECRET_NOT_FOUND: Reason.WAITING_FOR_SECRET,
-    Reason.SECRET_KEY_NOT_FOUND: Reason.WAITING_FOR_SECRET_KEY,
-    Reason.CONFIG_MAP_NOT_FOUND: Reason.WAITING_FOR_CONFIG_MAP,
-}
-DEPENDENCY_POLL_SECONDS = 5.0
-
-
-def await_dependency(
-    spec: DatabaseMigrationSpec,
-    status: DatabaseMigrationStatus,
-    observed: Observed,
-    blocked: Blocked,
-) -> Blocked | Wait:
-    """A missing Secret, key or ConfigMap is waited for until spec.dependencyTimeoutSeconds have
-    passed since this generation began waiting (status.waitingSince), then it is Blocked."""
-    waiting = LATE_DEPENDENCIES.get(blocked.reason)
-    if waiting is None:
-        return blocked
-    stalled = find_condition(status.conditions, "Stalled")
-    if (
-        stalled is not None
-        and stalled.status == "True"
-        and stalled.reason == blocked.reason
-        and stalled.observed_generation == observed.generation
-    ):
-        return blocked  # this generation already waited its time
-    # The clock runs while this generation waits: the Reconciling condition says which
-    # generation the last wait was for (status.observedGeneration moves only when decided).
-    reconciling = find_condition(status.conditions, "Reconciling")
-    same_generation = (
-        reconciling is not None
-        and reconciling.reason in LATE_DEPENDENCIES.values()
-        and reconciling.observed_generation == observed.generation
-    )
-    since = status.waiting_since if same_generation and status.waiting_since else None
-    started = parse_time(since) if since else observed.now
-    left = spec.dependency_timeout_seconds - (observed.now - started).total_seconds()
-    if left <= 0:
-        return blocked
-    return Wait(
-        waiting,
-        f"waiting for it to appear: {blocked.message}; Stalled in {int(left + 0.999)}s "
-        f"(spec.dependencyTimeoutSeconds {spec.dependency_timeout_seconds})",
-        requeue_after=min(DEPENDENCY_POLL_SECONDS, left),
-        waiting_since=format_time(started),
-    )
-
-
 def _plan_steps(
     spec: DatabaseMigrationSpec,
     operation: Literal["upgrade", "rollback"],
@@ -313,12 +257,12 @@ def _plan_steps(
 ) -> list[PlannedStep]:
     steps: list[PlannedStep] = []
     if spec.backup_enabled:
-        steps.append(PlannedStep(step="backup", target=current))
+        steps.append(PlannedStep(step=str(StepId("backup")), target=current))
     if operation == "rollback":
-        steps.append(PlannedStep(step="down", target=target))
+        steps.append(PlannedStep(step=str(StepId("down")), target=target))
         return steps
     if spec.rehearsal.enabled:
-        steps.append(PlannedStep(step="rehearse", target=target))
+        steps.append(PlannedStep(step=str(StepId("rehearse")), target=target))
     floor = vint(current)
     previous = -1
     for index, (name, through) in enumerate(spec_phases(spec), start=1):
@@ -326,7 +270,9 @@ def _plan_steps(
             break  # phases beyond the target are not part of this run
         step_target = through if vint(through) <= vint(target) else target
         if vint(step_target) > floor:
-            steps.append(PlannedStep(step=f"migrate-{index}", target=step_target, phase=name))
+            steps.append(
+                PlannedStep(step=str(StepId.migrate(index)), target=step_target, phase=name)
+            )
         previous = vint(through)
     return steps
 
@@ -336,23 +282,25 @@ def _advance(
     status: DatabaseMigrationStatus,
     observed: Observed,
     run: RunState,
-) -> Step:
+) -> Step | RecordResult:
     if run.retry_after is not None:
         remaining = (parse_time(run.retry_after) - observed.now).total_seconds()
         if remaining > 0:
             step = current_step(run, status.current_version)
+            waiting = StepId.parse(step.step) if step else None
             return Wait(
                 run.last_reason or Reason.DATABASE_UNREACHABLE,
-                f"retrying {step.step if step else 'the step'} in {int(remaining)}s "
+                f"retrying {waiting or 'the step'} in {int(remaining)}s "
                 f"(attempt {run.attempt + 1} of {spec.job.max_retries + 1}): {run.last_error}",
-                step=step.step if step else None,
+                step=waiting,
                 run=run,
                 requeue_after=remaining,
             )
     step = current_step(run, status.current_version)
     if step is None:
         return _finish(status, run)
-    name = job_name_for(observed, run, step.step)
+    sid = StepId.parse(step.step)
+    name = job_name_for(observed, run, sid)
     job = observed.job(name)
     if job is not None:
         if job.deleting:
@@ -360,7 +308,7 @@ def _advance(
                 Reason.WAITING_FOR_JOB,
                 f"waiting for job {name} to be deleted",
                 name,
-                step.step,
+                sid,
                 run,
             )
         if job.state == "Active" and not job.given_up(observed.now):
@@ -368,29 +316,30 @@ def _advance(
             if job.stuck is not None:
                 message += f"; {job.stuck.describe()}"
             return Wait(
-                _progress_reason(step.step), message, name, step.step, run,
-                requeue_after=_stuck_recheck(job, observed),
+                sid.facts.progress, message, name, sid, run,
+                requeue_after=running_job_recheck(job, observed.now),
             )  # fmt: skip
-        return _record(spec, observed, run, step.step, job)
+        return classify_finished_job(spec, observed, run, sid, job)
     blocked = check_inputs(spec, observed)
     if blocked is not None:
         return await_dependency(spec, status, observed, blocked)
-    if step.step == "restore" and not run.backup_file:
+    restore = sid.kind == "restore"
+    if restore and not run.backup_file:
         return Fail(run, Reason.RESTORE_FAILED, describe_failure(run) + "; no backup to restore")
     request = JobRequest(
-        step=step.step,
+        step=sid,
         generation=run.generation,
         retry=run.retry,
         attempt=run.attempt,
         target=step.target,
         phase=step.phase,
         on_failure="down" if run.on_failure == "Down" else "stop",
-        backup_file=run.backup_file if step.step == "restore" else None,
+        backup_file=run.backup_file if restore else None,
         operation=run.operation,
-        backup_sha256=_backup_sha256(status, run) if step.step == "restore" else None,
+        backup_sha256=_backup_sha256(status, run) if restore else None,
     )
     return CreateJob(
-        request, name, run, _progress_reason(step.step), _progress_message(spec, run, step, name)
+        request, name, run, sid.facts.progress, _progress_message(spec, run, step, name)
     )
 
 
@@ -421,92 +370,22 @@ def _finish(status: DatabaseMigrationStatus, run: RunState) -> Step:
     )
 
 
-def _record(
-    spec: DatabaseMigrationSpec, observed: Observed, run: RunState, step: str, job: ObservedJob
-) -> RecordResult:
-    read = read_job_result(job.termination_message, step, observed.resource.name)
-    if isinstance(read, RejectedResult):  # never trusted, whatever the Job's state says
-        note = f"its result document was rejected: {read.problem}"
-        rejected = replace(job, termination_message=None, failure_reason=note)
-        return RecordResult(rejected, step, run, None, "failed", Reason.JOB_FAILED)
-    result = read
-    if job.state == "Succeeded":
-        return RecordResult(job, step, run, result, "succeeded", Reason.SUCCEEDED)
-    if job.state == "Active" and job.stuck is not None:  # given up: the pod cannot start
-        return RecordResult(job, step, run, None, "failed", job.stuck.reason)
-    if job.oom_killed:
-        return RecordResult(job, step, run, result, "failed", Reason.OOM_KILLED)
-    error_kind = result.error.kind if result is not None and result.error is not None else None
-    transient = TRANSIENT_KINDS.get(error_kind or "")
-    if error_kind == "interrupted" and "DeadlineExceeded" in (job.failure_reason or ""):
-        transient = None  # stopped by its own activeDeadlineSeconds: another try would be too
-    if result is None and job.interrupted:
-        transient = Reason.INTERRUPTED  # its pod was taken away before it could say anything
-    if transient is not None:
-        can_retry = run.generation == observed.generation and run.attempt < spec.job.max_retries
-        return RecordResult(job, step, run, result, "retry" if can_retry else "failed", transient)
-    return RecordResult(job, step, run, result, "failed", failure_reason(step, result))
-
-
-def _stuck_recheck(job: ObservedJob, observed: Observed) -> float:
-    """A pod that cannot start changes nothing a watch sees: look again when its grace ends
-    (or at the usual poll, whichever comes first)."""
-    if job.stuck is None:
-        return JOB_POLL_SECONDS
-    return min(JOB_POLL_SECONDS, job.stuck.seconds_left(observed.now))
-
-
-def failure_reason(step: str, result: RunResult | None) -> str:
-    """The condition reason for a failed step, from the step and the engine's error kind."""
-    if result is None:
-        return Reason.JOB_FAILED
-    kind = step_kind(step)
-    by_step = {
-        "backup": Reason.BACKUP_FAILED,
-        "rehearse": Reason.REHEARSAL_FAILED,
-        "down": Reason.ROLLBACK_FAILED,
-        "restore": Reason.RESTORE_FAILED,
-    }
-    if kind in by_step:
-        return by_step[kind]
-    error = result.error.kind if result.error is not None else None
-    by_error = {
-        "validation": Reason.VALIDATION_FAILED,
-        "drift": Reason.DRIFT_DETECTED,
-        "input": Reason.INVALID_MIGRATIONS,
-    }
-    return by_error.get(error or "", Reason.MIGRATION_FAILED)
-
-
-_PROGRESS = {
-    "backup": Reason.BACKING_UP,
-    "rehearse": Reason.REHEARSING,
-    "migrate": Reason.MIGRATING,
-    "down": Reason.ROLLING_BACK,
-    "restore": Reason.RESTORING,
-}
-
-
-def _progress_reason(step: str) -> str:
-    return _PROGRESS[step_kind(step)]
-
-
 def _progress_message(
     spec: DatabaseMigrationSpec, run: RunState, step: PlannedStep, job_name: str
 ) -> str:
     start = run.start_version or "the database's version"
     if run.start_version is not None and vint(run.start_version) == 0:
         start = "an empty database"
-    kind = step_kind(step.step)
+    sid = StepId.parse(step.step)
+    kind = sid.kind
     if kind == "backup":
         verb = "upgrading" if run.operation == "upgrade" else f"the {run.operation}"
         text = f"backing up before {verb} {start} -> {run.target_version}"
     elif kind == "rehearse":
         text = f"rehearsing {start} -> {run.target_version} on a scratch copy"
     elif kind == "migrate":
-        index = int(step.step.split("-", 1)[1])
         total = len(spec_phases(spec))
-        text = f"migrating phase {index}/{total} {step.phase} to {step.target}"
+        text = f"migrating phase {sid.index}/{total} {step.phase} to {step.target}"
     elif kind == "down" and run.failure is not None:
         text = f"rolling back to {step.target} after {run.failure.reason}"
     elif kind == "down":

@@ -1,34 +1,39 @@
 """One reconcile of one DatabaseMigration: fetch, plan (pure), act once, write status once.
 
 Called from kopf's event handlers (the resource changed, one of its Jobs changed) and from the
-requeue loop (a Wait with `requeue_after`). A lock per resource keeps two threads from
-reconciling the same object at once; the deterministic Job names keep a restarted operator from
-starting a second Job.
+requeue loop. Every decision (status, Events, when to look again) comes from the pure core
+(`status.plan_reconcile`, `status.plan_invalid_spec`); this module only executes it. A lock per
+resource keeps two threads from reconciling the same object at once; the deterministic Job
+names keep a restarted operator from starting a second Job.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from dbmigrator.api.models import parse_spec, parse_status, render_status_patch
+from dbmigrator.api.spec import parse_spec
+from dbmigrator.api.status import DatabaseMigrationStatus, parse_status, render_status_patch
 from dbmigrator.controller import metrics
-from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, build_job, step_kind
+from dbmigrator.controller.events import Event
+from dbmigrator.controller.jobs import JobDefaults, apply_job_defaults, build_job
 from dbmigrator.controller.kube import Kube
+from dbmigrator.controller.messages import render_spec_problems
 from dbmigrator.controller.observed import JobPolicy, ResourceRef
-from dbmigrator.controller.planner import Blocked, CreateJob, DeleteJob, Fail, Wait
-from dbmigrator.controller.status import Event, plan_reconcile
-from dbmigrator.controller.steps import JOB_POLL_SECONDS
+from dbmigrator.controller.status import plan_invalid_spec, plan_reconcile
+from dbmigrator.controller.steps import Blocked, CreateJob, DeleteJob, Fail
 
 log = logging.getLogger(__name__)
 
-BLOCKED_RECHECK_SECONDS = 10.0
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Reconciler:
     job_defaults: JobDefaults = field(default_factory=JobDefaults)
     policy: JobPolicy = field(default_factory=JobPolicy)
     requeue: Callable[[str, str, float], None] = lambda ns, name, delay: None
+    clock: Callable[[], datetime] = _utc_now
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
     # The resourceVersion each resource got from this process's last status write: the watch
@@ -83,7 +89,7 @@ class Reconciler:
         try:
             spec = parse_spec(body.get("spec") or {})
         except ValidationError as exc:  # the CRD schema should have caught it: say what is wrong
-            self._write_invalid_spec(body, exc)
+            self._write_invalid_spec(body, status, exc)
             return
         observed = self.kube.observe(ref, int(meta.get("generation") or 1), body, self.policy)
         result = plan_reconcile(spec, status, observed)
@@ -101,20 +107,14 @@ class Reconciler:
             job_spec = apply_job_defaults(spec, self.job_defaults)
             manifest = build_job(step.request, job_spec, ref, self.default_image)
             if self.kube.create_job(namespace, manifest):
-                metrics.count_step(namespace, name, step_kind(step.request.step))
+                metrics.count_step(namespace, name, step.request.kind)
                 log.info("%s/%s: created Job %s", namespace, name, step.job_name)
-            self.requeue(namespace, name, JOB_POLL_SECONDS)
         elif isinstance(step, DeleteJob):
             self.kube.delete_job(namespace, step.job_name)
-            self.requeue(namespace, name, 2.0)
-        elif isinstance(step, Wait) and step.requeue_after is not None:
-            self.requeue(namespace, name, step.requeue_after)
+        if result.requeue_after is not None:
+            self.requeue(namespace, name, result.requeue_after)
         if isinstance(step, Fail | Blocked) and result.events:  # counted once, when it happens
             metrics.count_failure(namespace, name, step.reason)
-        if isinstance(step, Blocked):
-            # Fixed outside the resource (a Secret or ConfigMap appears or changes), which the
-            # operator does not watch: look again soon rather than at the slow resync.
-            self.requeue(namespace, name, BLOCKED_RECHECK_SECONDS)
         if result.status != status:
             self._write(namespace, name, render_status_patch(result.status))
         for event in result.events:
@@ -124,21 +124,14 @@ class Reconciler:
     def _event(self, body: dict[str, Any], event: Event) -> None:
         self.kube.post_event(body, event.type, event.reason, event.message)
 
-    def _write_invalid_spec(self, body: dict[str, Any], exc: ValidationError) -> None:
+    def _write_invalid_spec(
+        self, body: dict[str, Any], status: DatabaseMigrationStatus, exc: ValidationError
+    ) -> None:
         meta = body["metadata"]
-        problems = "; ".join(
-            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        problems = render_spec_problems(exc.errors())
         generation = int(meta.get("generation") or 1)
-        conditions = [
-            {"type": t, "status": s, "reason": "InvalidSpec", "message": problems,
-             "lastTransitionTime": now, "observedGeneration": generation}
-            for t, s in (("Ready", "False"), ("Reconciling", "False"), ("Stalled", "True"))
-        ]  # fmt: skip
-        self._write(
-            meta["namespace"], meta["name"],
-            {"phase": "Failed", "message": f"invalid spec: {problems}", "conditions": conditions,
-             "observedGeneration": generation},
-        )  # fmt: skip
-        self.kube.post_event(body, "Warning", "InvalidSpec", problems)
+        result = plan_invalid_spec(status, problems, generation, self.clock())
+        if result.status != status:
+            self._write(meta["namespace"], meta["name"], render_status_patch(result.status))
+        for event in result.events:
+            self._event(body, event)

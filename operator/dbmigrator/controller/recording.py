@@ -9,10 +9,11 @@ error). A rehearsal's facts describe a scratch copy and never touch the database
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from dbmigrator.api.conditions import ConditionType, Reason, set_condition
-from dbmigrator.api.models import (
+from dbmigrator.api.fields import PhaseState
+from dbmigrator.api.status import (
     MAX_WARNING_DETAILS,
     AppliedMigrationStatus,
     BackupStatus,
@@ -28,7 +29,7 @@ from dbmigrator.api.models import (
     RunStepRecord,
     ValidationStatus,
 )
-from dbmigrator.controller.jobs import backup_relative_path, build_log_hint, step_kind
+from dbmigrator.controller.jobs import backup_relative_path, build_log_hint
 from dbmigrator.controller.messages import (
     clip,
     format_size,
@@ -38,7 +39,8 @@ from dbmigrator.controller.messages import (
     summarize_validation,
 )
 from dbmigrator.controller.observed import Observed
-from dbmigrator.controller.runs import backoff_seconds, format_time, phase_index, recovery_step
+from dbmigrator.controller.runs import backoff_seconds, format_time, recovery_step
+from dbmigrator.controller.stepids import StepId
 from dbmigrator.controller.steps import RecordResult
 from dbmigrator.engine.results import RunResult, ValidationSummary
 
@@ -47,11 +49,12 @@ def apply_record(
     status: DatabaseMigrationStatus, observed: Observed, rec: RecordResult, now: str
 ) -> DatabaseMigrationStatus:
     run, result, job = rec.run, rec.result, rec.job
-    kind = step_kind(rec.step)
+    kind = rec.step.kind
     planned = _planned(run, rec.step)
     ns = observed.resource.namespace
+    hint = build_log_hint(job.name, ns)
     updates: dict[str, Any] = {
-        "last_job": LastJob(name=job.name, step=rec.step, log_hint=build_log_hint(job.name, ns))
+        "last_job": LastJob(name=job.name, step=str(rec.step), log_hint=hint)
     }
     conditions = list(status.conditions)
     current = status.current_version
@@ -170,10 +173,10 @@ def _record_run(
                 "last_reason": rec.reason,
             }
         )
-    applied = len(result.applied) if result is not None and step_kind(rec.step) == "migrate" else 0
+    applied = len(result.applied) if result is not None and rec.step.kind == "migrate" else 0
     reverted = len(result.reverted) if result is not None else 0
     record = RunStepRecord(
-        step=rec.step,
+        step=str(rec.step),
         job=rec.job.name,
         succeeded=rec.outcome == "succeeded",
         reason=rec.reason,
@@ -193,13 +196,13 @@ def _record_run(
         run.start_version is None
         and result is not None
         and result.from_version
-        and step_kind(rec.step) in ("migrate", "down")
+        and rec.step.kind in ("migrate", "down")
         and not any(r.applied or r.reverted for r in run.completed)
     ):
         updates["start_version"] = result.from_version
     if rec.outcome == "failed" and run.failure is None:
         updates["failure"] = RunFailure(
-            step=rec.step,
+            step=str(rec.step),
             job=rec.job.name,
             reason=rec.reason,
             message=message,
@@ -211,17 +214,24 @@ def _record_run(
 def _record_phase(
     phases: list[PhaseStatus], rec: RecordResult, message: str, now: str
 ) -> list[PhaseStatus]:
-    index = phase_index(rec.step)
+    index = rec.step.phase_index
     if index is None or index >= len(phases):
         return list(phases)
     out = list(phases)
-    if rec.outcome == "retry":
-        out[index] = out[index].model_copy(update={"state": "Running", "message": message})
-    else:
-        state = "Succeeded" if rec.outcome == "succeeded" else "Failed"
-        out[index] = out[index].model_copy(
-            update={"state": state, "completed_at": now, "job": rec.job.name, "message": message}
-        )
+    state: PhaseState
+    match rec.outcome:
+        case "retry":
+            out[index] = out[index].model_copy(update={"state": "Running", "message": message})
+            return out
+        case "succeeded":
+            state = "Succeeded"
+        case "failed":
+            state = "Failed"
+        case _:
+            assert_never(rec.outcome)
+    out[index] = out[index].model_copy(
+        update={"state": state, "completed_at": now, "job": rec.job.name, "message": message}
+    )
     return out
 
 
@@ -233,7 +243,7 @@ def _record_message(
     run: RunState,
     namespace: str,
 ) -> str:
-    kind = step_kind(rec.step)
+    kind = rec.step.kind
     if rec.outcome != "succeeded":
         text = render_engine_error(result, rec.job, namespace)
         if rec.outcome == "retry":
@@ -328,11 +338,12 @@ def _validated_condition(
     )
 
 
-def _planned(run: RunState, step: str) -> PlannedStep:
+def _planned(run: RunState, step: StepId) -> PlannedStep:
+    name = str(step)
     for planned in run.plan:
-        if planned.step == step:
+        if planned.step == name:
             return planned
     recovery = recovery_step(run)
-    if recovery is not None and recovery.step == step:
+    if recovery is not None and recovery.step == name:
         return recovery
-    return PlannedStep(step=step)
+    return PlannedStep(step=name)

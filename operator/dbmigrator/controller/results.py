@@ -16,7 +16,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from dbmigrator.controller.jobs import backup_relative_path, step_kind
+from dbmigrator.controller.jobs import backup_relative_path
+from dbmigrator.controller.stepids import StepId
 from dbmigrator.engine.results import RunResult, parse_result
 
 MAX_DOCUMENT = 16 * 1024  # the kubelet keeps 4 KiB; anything far larger did not come from it
@@ -31,13 +32,6 @@ _CHECKSUM = re.compile(r"[A-Za-z0-9:+/=_-]{0,128}")
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _TIME = re.compile(r"[0-9TZ:.+-]{0,40}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_COMMANDS = {
-    "backup": "backup",
-    "rehearse": "rehearse",
-    "migrate": "up",
-    "down": "down",
-    "restore": "restore",
-}
 
 
 @dataclass(frozen=True)
@@ -48,7 +42,7 @@ class RejectedResult:
 
 
 def read_job_result(
-    text: str | None, step: str, resource: str
+    text: str | None, step: StepId, resource: str
 ) -> RunResult | RejectedResult | None:
     """The validated result of `step`'s Job; None when the text is no result document at all
     (a log tail of a container that died first), RejectedResult when it is one but untrustworthy.
@@ -61,7 +55,7 @@ def read_job_result(
         result = parse_result(text)
     except ValueError:
         return None
-    if step_kind(step) != "backup" and result.backup is not None:
+    if step.kind != "backup" and result.backup is not None:
         # Only a backup step's dump becomes status.backup and a restore path; the rehearsal
         # reports its scratch dump (a temporary file): never used, so never kept.
         result = result.model_copy(update={"backup": None})
@@ -69,9 +63,9 @@ def read_job_result(
     return RejectedResult(problem) if problem else result
 
 
-def check_result(result: RunResult, step: str, resource: str) -> str | None:
+def check_result(result: RunResult, step: StepId, resource: str) -> str | None:
     """The first rule `result` breaks for `step` of `resource`, or None."""
-    expected = _COMMANDS[step_kind(step)]
+    expected = step.facts.command
     if result.command != expected:
         return f"command is {result.command!r}, but the step runs {expected!r}"
     for where, version in (

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dbmigrator.api.models import DatabaseMigrationSpec, PlannedStep, RunState
-from dbmigrator.controller.jobs import build_job_name, step_kind
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import PlannedStep, RunState, RunStepRecord
+from dbmigrator.controller.jobs import build_job_name
 from dbmigrator.controller.observed import Observed
+from dbmigrator.controller.stepids import StepId
 
 IMPLICIT_PHASE = "all"
 BACKOFF_BASE_SECONDS = 30.0
@@ -45,7 +47,7 @@ def spec_phases(spec: DatabaseMigrationSpec) -> list[tuple[str, str]]:
     return [(p.name, p.through) for p in spec.phases]
 
 
-def job_name_for(observed: Observed, run: RunState, step: str) -> str:
+def job_name_for(observed: Observed, run: RunState, step: StepId) -> str:
     """The deterministic Job name of `step` in `run` (current attempt)."""
     return build_job_name(observed.resource.name, run.generation, step, run.retry, run.attempt)
 
@@ -69,7 +71,7 @@ def current_step(run: RunState, current_version: str | None) -> PlannedStep | No
         if planned.step in recorded:
             continue
         if (
-            step_kind(planned.step) == "migrate"
+            StepId.parse(planned.step).kind == "migrate"
             and current_version is not None
             and vint(current_version) >= vint(planned.target)
         ):
@@ -81,14 +83,14 @@ def current_step(run: RunState, current_version: str | None) -> PlannedStep | No
 def recovery_step(run: RunState) -> PlannedStep | None:
     """The down/restore step that follows a failed migrate step, if rollback asks for one."""
     failure = run.failure
-    if failure is None or run.operation != "upgrade" or step_kind(failure.step) != "migrate":
+    if failure is None or run.operation != "upgrade" or not _is_migrate(failure.step):
         return None
     if failure.version is not None and vint(failure.version) <= vint(run.start_version):
         return None  # nothing was applied by this run: nothing to undo
     if run.on_failure == "Down":
-        return PlannedStep(step="down", target=run.start_version or "0")
+        return PlannedStep(step=str(StepId("down")), target=run.start_version or "0")
     if run.on_failure == "Restore":
-        return PlannedStep(step="restore", target=run.start_version)
+        return PlannedStep(step=str(StepId("restore")), target=run.start_version)
     return None
 
 
@@ -98,14 +100,17 @@ def describe_failure(run: RunState) -> str:
     if failure is None:
         return ""
     text = failure.message
-    recovery = next((r for r in run.completed if r.step in ("down", "restore")), None)
+    recovery = recovery_record(run)
     if recovery is not None and recovery.message:
         text += f"; then {recovery.message}"
     return text
 
 
-def phase_index(step: str) -> int | None:
-    """0-based index into status.phases of a migrate-N step (None for other steps)."""
-    if step_kind(step) != "migrate":
-        return None
-    return int(step.split("-", 1)[1]) - 1
+def recovery_record(run: RunState) -> RunStepRecord | None:
+    """The recorded down/restore step of `run`, if one ran."""
+    return next((r for r in run.completed if StepId.parse(r.step).facts.recovery), None)
+
+
+def _is_migrate(step: str) -> bool:
+    # A failure written before any step ran (the run's own end) has no step id.
+    return bool(step) and StepId.parse(step).kind == "migrate"

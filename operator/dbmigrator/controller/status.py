@@ -1,12 +1,12 @@
-"""Pure status computation: fold a planned step (and a finished Job's result) into the status.
+"""Pure status computation: fold finished Jobs' results in, then apply the planned action.
 
-`plan_reconcile(spec, status, observed)` is what a handler calls: it plans, records every
-finished Job's result (a RecordResult step is folded in and planning repeats), and returns the
-one action to execute, the new status to write (once, after the action succeeded) and the Events
-to emit. Conditions follow kstatus:
+`plan_reconcile(spec, status, observed)` is what the reconciler calls: it folds every finished
+Job's result into the status (`fold_results`, data, not actions), plans the one next action on
+that status, and returns the action, the new status to write (once, after the action
+succeeded), the Events to emit and when to look again. Conditions follow kstatus:
 
     in progress      Ready=False  Reconciling=True   Stalled=False
-    needs a human    Ready=False  Reconciling=False  Stalled=True    (Fail, Blocked)
+    needs a human    Ready=False  Reconciling=False  Stalled=True    (Fail, Blocked, invalid spec)
     succeeded        Ready=True   Reconciling=False  Stalled=False
     suspended        Ready=False  Reconciling=False  Stalled=False   (reason Suspended)
 
@@ -18,31 +18,32 @@ changes only when a condition's status changes. Time comes in through `observed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
+from typing import Literal, assert_never
 
-from dbmigrator.api import constants as c
-from dbmigrator.api.conditions import ConditionType, Reason, find_condition, set_condition
-from dbmigrator.api.models import (
-    DatabaseMigrationSpec,
-    DatabaseMigrationStatus,
-    HistoryEntry,
-    LastJob,
-    PhaseStatus,
-    RunFailure,
-    RunState,
+from dbmigrator.api.conditions import ConditionType, Reason, set_condition
+from dbmigrator.api.spec import DatabaseMigrationSpec
+from dbmigrator.api.status import DatabaseMigrationStatus, LastJob
+from dbmigrator.controller.delays import (
+    BLOCKED_RECHECK_SECONDS,
+    JOB_POLL_SECONDS,
+    SUSPEND_POLL_SECONDS,
 )
-from dbmigrator.controller.jobs import build_log_hint, step_kind
-from dbmigrator.controller.messages import (
-    clip,
-    redact,
-    render_engine_error,
-    success_message,
-    summarize_validation,
+from dbmigrator.controller.events import (
+    Event,
+    build_ready_change_events,
+    build_record_events,
+    build_step_events,
+    dedupe_events,
 )
+from dbmigrator.controller.jobs import build_log_hint
+from dbmigrator.controller.messages import clip, redact, success_message
 from dbmigrator.controller.observed import Observed
-from dbmigrator.controller.planner import plan
-from dbmigrator.controller.recording import apply_record, db_version_after
-from dbmigrator.controller.runs import describe_failure, format_time, phase_index, spec_phases
+from dbmigrator.controller.planner import next_result, plan
+from dbmigrator.controller.recording import apply_record
+from dbmigrator.controller.runs import format_time
+from dbmigrator.controller.runstatus import adopt_run, finalize_run, supersede
+from dbmigrator.controller.stepids import StepId
 from dbmigrator.controller.steps import (
     Blocked,
     CreateJob,
@@ -55,48 +56,90 @@ from dbmigrator.controller.steps import (
     Wait,
 )
 
-MAX_PLANNING_ROUNDS = 32
-_PHASE_OF_STEP = {
-    "backup": "BackingUp",
-    "rehearse": "Rehearsing",
-    "migrate": "Migrating",
-    "down": "RollingBack",
-    "restore": "RollingBack",
-}
-
-
-@dataclass(frozen=True)
-class Event:
-    """A Kubernetes Event the handler should emit on the resource."""
-
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
-
 
 @dataclass(frozen=True)
 class Reconcile:
-    """The outcome of one reconcile: the action (never RecordResult), the status, the Events."""
+    """The outcome of one reconcile: the action, the status, the Events, when to look again."""
 
-    step: Step
+    step: Step | None  # None: nothing to execute (the spec itself is invalid)
     status: DatabaseMigrationStatus
     events: tuple[Event, ...]
+    requeue_after: float | None
 
 
 def plan_reconcile(
     spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
 ) -> Reconcile:
-    """Plan, fold in every finished Job's result, and return the next action with its status."""
+    """Fold in every finished Job's result, then plan the next action and apply it to status."""
+    folded, events = fold_results(spec, status, observed)
+    step = plan(spec, folded, observed)
+    new = apply_step(spec, folded, observed, step)
+    events = [*events, *build_step_events(step, folded, new)]
+    return Reconcile(step, new, tuple(dedupe_events(events)), plan_requeue(step))
+
+
+def fold_results(
+    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
+) -> tuple[DatabaseMigrationStatus, list[Event]]:
+    """The status with every finished Job's result recorded, and the Events they produce.
+
+    Each observed Job is recorded at most once (its step is then done, or its next attempt has a
+    new name), so the fold ends after at most one round per observed Job.
+    """
     events: list[Event] = []
-    current = status
-    for _ in range(MAX_PLANNING_ROUNDS):
-        step = plan(spec, current, observed)
-        new = apply_step(spec, current, observed, step)
-        events.extend(_events(step, current, new))
-        if not isinstance(step, RecordResult):
-            return Reconcile(step, new, tuple(_dedupe(events)))
-        current = new
-    raise RuntimeError("the planner kept recording results; this is a bug")
+    for _ in observed.jobs:
+        rec = next_result(spec, status, observed)
+        if rec is None:
+            break
+        new = record_result(spec, status, observed, rec)
+        events.extend(build_record_events(rec, new))
+        status = new
+    return status, events
+
+
+def record_result(
+    spec: DatabaseMigrationSpec,
+    status: DatabaseMigrationStatus,
+    observed: Observed,
+    rec: RecordResult,
+) -> DatabaseMigrationStatus:
+    """The status with one finished Job's result recorded in its run."""
+    if status.waiting_since is not None:
+        status = status.model_copy(update={"waiting_since": None})
+    now = format_time(observed.now)
+    return apply_record(adopt_run(spec, status, observed, rec.run, now), observed, rec, now)
+
+
+def plan_requeue(step: Step) -> float | None:
+    """When to reconcile again after executing `step` (None: only when something changes)."""
+    match step:
+        case CreateJob():
+            return JOB_POLL_SECONDS
+        case DeleteJob():
+            return SUSPEND_POLL_SECONDS
+        case Wait():
+            return step.requeue_after
+        case Blocked():
+            # Fixed outside the resource (a Secret or ConfigMap appears or changes), which the
+            # operator does not watch: look again soon rather than at the slow resync.
+            return BLOCKED_RECHECK_SECONDS
+        case Done() | Fail() | Suspended():
+            return None
+        case _:
+            assert_never(step)
+
+
+def plan_invalid_spec(
+    status: DatabaseMigrationStatus, problems: str, generation: int, now: datetime
+) -> Reconcile:
+    """A spec the models reject (the CRD schema should have): Stalled, an Event only on change."""
+    message = f"invalid spec: {problems}"
+    new = _outcome(
+        status, "Failed", "False", Reason.INVALID_SPEC, message, generation, format_time(now),
+        stalled=True,
+    )  # fmt: skip
+    events = build_ready_change_events(status, new, warning=True)
+    return Reconcile(None, new, tuple(events), None)
 
 
 def apply_step(
@@ -114,102 +157,48 @@ def apply_step(
         status = status.model_copy(update={"waiting_since": waiting})
     now = format_time(observed.now)
     gen = observed.generation
-    if isinstance(step, CreateJob):
-        s = _adopt_run(spec, status, observed, step.run, now)
-        s = _mark_running(s, observed, step.request.step, step.job_name, now)
-        return _progress(s, _PHASE_OF_STEP[step.request.kind], step.reason, step.message, gen, now)
-    if isinstance(step, Wait):
-        s = status if step.run is None else _adopt_run(spec, status, observed, step.run, now)
-        phase: str = _phase_of(step.step) or status.phase or "Pending"
-        if step.step and step.job_name and step.run is not None:
-            s = _mark_running(s, observed, step.step, step.job_name, now)
-        return _progress(s, phase, step.reason, step.message, gen, now)
-    if isinstance(step, RecordResult):
-        s = _adopt_run(spec, status, observed, step.run, now)
-        return apply_record(s, observed, step, now)
-    if isinstance(step, DeleteJob):
-        s = _interrupt_phases(status)
-        return _progress(s, "Suspended", step.reason, step.message, gen, now)
-    if isinstance(step, Suspended):
-        return _outcome(
-            status, "Suspended", "False", Reason.SUSPENDED, step.message, gen, now, stalled=False
-        )
-    if isinstance(step, Done):
-        return _apply_done(spec, status, observed, step, now)
-    if isinstance(step, Fail):
-        s = _adopt_run(spec, status, observed, step.run, now)
-        s = _finalize(s, step.run, "Failed", step.reason, step.message, now)
-        return _outcome(s, "Failed", "False", step.reason, step.message, gen, now, stalled=True)
-    return _outcome(status, "Failed", "False", step.reason, step.message, gen, now, stalled=True)
-
-
-def _adopt_run(
-    spec: DatabaseMigrationSpec,
-    status: DatabaseMigrationStatus,
-    observed: Observed,
-    run: RunState,
-    now: str,
-) -> DatabaseMigrationStatus:
-    """Make `run` the status's run; a new run resets phases and supersedes an unfinished one."""
-    old = status.run
-    if old is not None and (old.generation, old.retry) == (run.generation, run.retry):
-        return status.model_copy(update={"run": run})
-    s = _supersede(status, observed, now)
-    return s.model_copy(
-        update={
-            "run": run,
-            "target_version": run.target_version,
-            "phases": _initial_phases(spec, run),
-        }
-    )
-
-
-def _supersede(
-    status: DatabaseMigrationStatus, observed: Observed, now: str
-) -> DatabaseMigrationStatus:
-    """End an unfinished run that a newer generation (or a retry) replaces."""
-    old = status.run
-    if old is None or old.state != "Running":
-        return status
-    history = list(status.history)
-    if old.completed:
-        history = _push(
-            history,
-            HistoryEntry(
-                operation=old.operation,
-                from_version=old.start_version,
-                to_version=status.current_version,
-                result="Superseded",
-                at=now,
-                message=f"superseded by generation {observed.generation}",
-            ),
-        )
-    ended = old.model_copy(update={"state": "Superseded", "finished_at": now})
-    return status.model_copy(update={"run": ended, "history": history})
-
-
-def _initial_phases(spec: DatabaseMigrationSpec, run: RunState) -> list[PhaseStatus]:
-    if run.operation != "upgrade":
-        return []
-    planned = {p.step for p in run.plan}
-    return [
-        PhaseStatus(
-            name=name,
-            through=through,
-            state="Pending" if f"migrate-{i}" in planned else "Skipped",
-        )
-        for i, (name, through) in enumerate(spec_phases(spec), start=1)
-    ]
+    match step:
+        case CreateJob():
+            s = adopt_run(spec, status, observed, step.run, now)
+            s = _mark_running(s, observed, step.request.step, step.job_name, now)
+            phase = step.request.step.facts.phase
+            return _progress(s, phase, step.reason, step.message, gen, now)
+        case Wait():
+            s = status if step.run is None else adopt_run(spec, status, observed, step.run, now)
+            running = step.step.facts.phase if step.step else None
+            if step.step and step.job_name and step.run is not None:
+                s = _mark_running(s, observed, step.step, step.job_name, now)
+            phase = running or status.phase or "Pending"
+            return _progress(s, phase, step.reason, step.message, gen, now)
+        case DeleteJob():
+            s = _interrupt_phases(status)
+            return _progress(s, "Suspended", step.reason, step.message, gen, now)
+        case Suspended():
+            return _outcome(
+                status, "Suspended", "False", Reason.SUSPENDED, step.message, gen, now,
+                stalled=False,
+            )  # fmt: skip
+        case Done():
+            return _apply_done(spec, status, observed, step, now)
+        case Fail():
+            s = adopt_run(spec, status, observed, step.run, now)
+            s = finalize_run(s, step.run, "Failed", step.reason, step.message, now)
+            return _outcome(s, "Failed", "False", step.reason, step.message, gen, now, stalled=True)
+        case Blocked():
+            return _outcome(
+                status, "Failed", "False", step.reason, step.message, gen, now, stalled=True
+            )
+        case _:
+            assert_never(step)
 
 
 def _mark_running(
-    status: DatabaseMigrationStatus, observed: Observed, step: str, job_name: str, now: str
+    status: DatabaseMigrationStatus, observed: Observed, step: StepId, job_name: str, now: str
 ) -> DatabaseMigrationStatus:
-    last_job = LastJob(
-        name=job_name, step=step, log_hint=build_log_hint(job_name, observed.resource.namespace)
-    )
+    hint = build_log_hint(job_name, observed.resource.namespace)
+    last_job = LastJob(name=job_name, step=str(step), log_hint=hint)
     phases = list(status.phases)
-    index = phase_index(step)
+    index = step.phase_index
     if index is not None and index < len(phases):
         phase = phases[index]
         started = phase.started_at if phase.job == job_name and phase.started_at else now
@@ -232,14 +221,6 @@ def _interrupt_phases(status: DatabaseMigrationStatus) -> DatabaseMigrationStatu
     return status.model_copy(update={"phases": phases})
 
 
-def _phase_of(step: str | None) -> str | None:
-    """status.phase while `step` runs (None for a step name that is not ours)."""
-    try:
-        return _PHASE_OF_STEP[step_kind(step)] if step else None
-    except ValueError:
-        return None
-
-
 def _apply_done(
     spec: DatabaseMigrationSpec,
     status: DatabaseMigrationStatus,
@@ -250,69 +231,17 @@ def _apply_done(
     gen = observed.generation
     run = step.run
     if run is None:
-        s = _supersede(status, observed, now)
+        s = supersede(status, observed, now)
         if status.phase == "Succeeded" and status.message:
             message = status.message
         else:
             message = f"database is at version {status.current_version or spec.target_version}"
         s = s.model_copy(update={"target_version": spec.target_version})
         return _outcome(s, "Succeeded", "True", Reason.SUCCEEDED, message, gen, now, stalled=False)
-    s = _adopt_run(spec, status, observed, run, now)
+    s = adopt_run(spec, status, observed, run, now)
     message = success_message(s, run) if run.state == "Running" else (status.message or "")
-    s = _finalize(s, run, "Succeeded", Reason.SUCCEEDED, message, now)
+    s = finalize_run(s, run, "Succeeded", Reason.SUCCEEDED, message, now)
     return _outcome(s, "Succeeded", "True", Reason.SUCCEEDED, message, gen, now, stalled=False)
-
-
-def _finalize(
-    status: DatabaseMigrationStatus,
-    run: RunState,
-    state: Literal["Succeeded", "Failed"],
-    reason: str,
-    message: str,
-    now: str,
-) -> DatabaseMigrationStatus:
-    """End a Running run once: set its state, add its history entries, settle its phases."""
-    if run.state != "Running":
-        return status
-    failure = run.failure
-    if state == "Failed" and failure is None:
-        failure = RunFailure(
-            step="", reason=reason, message=message, version=status.current_version
-        )
-    entries: list[HistoryEntry] = []
-    stopped_at = failure.version if failure and failure.version else status.current_version
-    entries.append(
-        HistoryEntry(
-            operation=run.operation,
-            from_version=run.start_version,
-            to_version=stopped_at,
-            result=state,
-            at=now,
-            message=clip(failure.message if failure else message),
-        )
-    )
-    recovery = next((r for r in run.completed if r.step in ("down", "restore")), None)
-    if recovery is not None and run.failure is not None:
-        entries.append(
-            HistoryEntry(
-                operation="rollback" if recovery.step == "down" else "restore",
-                from_version=stopped_at,
-                to_version=status.current_version,
-                result="Succeeded" if recovery.succeeded else "Failed",
-                at=now,
-                message=clip(recovery.message or ""),
-            )
-        )
-    history = list(status.history)
-    for entry in entries:
-        history = _push(history, entry)
-    phases = status.phases
-    if state == "Succeeded":
-        phases = [
-            p.model_copy(update={"state": "Skipped"}) if p.state == "Pending" else p for p in phases
-        ]
-    finished = run.model_copy(update={"state": state, "finished_at": now, "failure": failure})
-    return status.model_copy(update={"run": finished, "history": history, "phases": phases})
 
 
 def _progress(
@@ -367,64 +296,3 @@ def _outcome(
             "observed_generation": gen,
         }
     )
-
-
-def _events(
-    step: Step, before: DatabaseMigrationStatus, after: DatabaseMigrationStatus
-) -> list[Event]:
-    if isinstance(step, RecordResult):
-        message = after.message or ""
-        if step.outcome == "succeeded":
-            return [Event("Normal", Reason.SUCCEEDED, f"{step.step}: {message}")]
-        return [Event("Warning", step.reason, f"{step.step}: {message}")]
-    if isinstance(step, CreateJob):
-        return [Event("Normal", step.reason, f"created job {step.job_name}: {step.message}")]
-    if isinstance(step, DeleteJob):
-        return [Event("Normal", step.reason, step.message)]
-    if isinstance(step, Done | Fail | Blocked | Suspended):
-        old = find_condition(before.conditions, ConditionType.READY)
-        new = find_condition(after.conditions, ConditionType.READY)
-        if new is None:
-            return []
-        if old is not None and (old.status, old.reason, old.message) == (
-            new.status,
-            new.reason,
-            new.message,
-        ):
-            return []
-        warning = isinstance(step, Fail | Blocked)
-        return [Event("Warning" if warning else "Normal", new.reason, new.message)]
-    return []
-
-
-def _dedupe(events: list[Event]) -> list[Event]:
-    """A failed step and the run's failure say the same thing: keep one Event for it."""
-    out: list[Event] = []
-    for event in events:
-        prev = out[-1] if out else None
-        if (
-            prev
-            and (prev.type, prev.reason) == (event.type, event.reason)
-            and (event.message in prev.message or prev.message in event.message)
-        ):
-            continue
-        out.append(event)
-    return out
-
-
-def _push(history: list[HistoryEntry], entry: HistoryEntry) -> list[HistoryEntry]:
-    return [*history, entry][-c.HISTORY_LIMIT :]
-
-
-__all__ = [
-    "Event",
-    "Reconcile",
-    "apply_step",
-    "db_version_after",
-    "describe_failure",
-    "plan_reconcile",
-    "redact",
-    "render_engine_error",
-    "success_message",
-    "summarize_validation",
-]

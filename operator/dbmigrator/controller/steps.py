@@ -1,8 +1,9 @@
 """The planner's vocabulary: the one step a reconcile executes, as frozen values.
 
 `plan()` returns exactly one of these. A handler executes CreateJob (build the manifest with
-`jobs.build_job`) and DeleteJob, requeues after `Wait.requeue_after`, and otherwise only writes
-the status; `status.plan_reconcile` folds every RecordResult in before returning.
+`jobs.build_job`) and DeleteJob, requeues after `status.Reconcile.requeue_after`, and otherwise
+only writes the status. RecordResult is no action: it is a finished Job's outcome, as data, that
+`status.fold_results` folds into status before `plan()` picks the action.
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from dbmigrator.api.models import RunState
+from dbmigrator.api.status import RunState
+from dbmigrator.controller.delays import JOB_POLL_SECONDS
 from dbmigrator.controller.jobs import JobRequest
 from dbmigrator.controller.observed import ObservedJob
+from dbmigrator.controller.stepids import StepId
 from dbmigrator.engine.results import RunResult
 
-# A running Job is looked at again after this long even if no watch event came: Job events
-# (new, finished, deleted) do the work; the poll catches a pod that cannot start (whose grace
-# then gets a recheck of its own) and anything a dropped watch missed. At 1,000 resources a
-# 30 s poll was half of all the operator's requests (docs/benchmarks.md).
-JOB_POLL_SECONDS = 60.0
 Outcome = Literal["succeeded", "retry", "failed"]
 
 
@@ -41,7 +39,7 @@ class Wait:
     reason: str
     message: str
     job_name: str | None = None
-    step: str | None = None
+    step: StepId | None = None
     run: RunState | None = None
     requeue_after: float | None = JOB_POLL_SECONDS
     waiting_since: str | None = None  # set while waiting for a missing input (status.waitingSince)
@@ -49,10 +47,10 @@ class Wait:
 
 @dataclass(frozen=True)
 class RecordResult:
-    """Fold a finished Job's result into status (exactly once), then plan again."""
+    """A finished Job's outcome, to fold into status exactly once before planning the next step."""
 
     job: ObservedJob
-    step: str
+    step: StepId
     run: RunState
     result: RunResult | None
     outcome: Outcome
@@ -100,4 +98,4 @@ class Blocked:
     field: str | None = None
 
 
-Step = CreateJob | Wait | RecordResult | DeleteJob | Suspended | Done | Fail | Blocked
+Step = CreateJob | Wait | DeleteJob | Suspended | Done | Fail | Blocked

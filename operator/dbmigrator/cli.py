@@ -23,6 +23,7 @@ from dbmigrator import __version__
 from dbmigrator.console import (
     ConsoleProgress,
     show_down_plan,
+    show_drift,
     show_plan,
     show_result,
     show_status,
@@ -44,6 +45,7 @@ from dbmigrator.engine.planning import current_version, parse_phase
 from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
 
 if TYPE_CHECKING:
+    from dbmigrator.engine.drift import Baseline, DriftReport
     from dbmigrator.engine.runner import Engine
 from dbmigrator.engine.options import RunOptions
 
@@ -66,12 +68,16 @@ class Context:
             self.dsn = resolve_dsn(self.database_url)
         return self.dsn
 
-    def engine(self, **overrides: Any) -> Engine:
+    def engine(self, *, optional_dir: bool = False, **overrides: Any) -> Engine:
         # Loaded here: pglast and the validation code are not needed by backup, restore, status.
+        from dbmigrator.engine.files import build_migration_set
         from dbmigrator.engine.runner import Engine
         from dbmigrator.engine.source import read_checks, read_migration_dir
 
-        migrations = read_migration_dir(self.directory)
+        if optional_dir and not self.directory.exists():
+            migrations = build_migration_set(str(self.directory), [])
+        else:
+            migrations = read_migration_dir(self.directory)
         checks = read_checks(self.checks, os.environ.get("DBMIGRATOR_CHECKS_JSON"), self.directory)
         options = RunOptions(**{**self.options.__dict__, **overrides})
         return Engine(self.resolve_dsn(), migrations, checks, options, self.progress)
@@ -102,6 +108,30 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+_drift_option = click.option(
+    "--drift", "drift_mode", type=click.Choice(["fail", "warn", "ignore"]), default="warn",
+    show_default=True,
+    help="Schema changes made outside migrations since the last run: stop before anything "
+    "runs (fail), report them and go on (warn), or do not look (ignore).",
+)  # fmt: skip
+
+
+def _drift_json(report: DriftReport) -> dict[str, Any]:
+    """`baseline` (null before the first run) and the changes, for plan and drift."""
+    from dbmigrator.engine.runner import drift_items
+
+    items, _ = drift_items(report)
+    return {
+        "baseline": _baseline_json(report.baseline) if report.baseline else None,
+        "drift": [i.model_dump(by_alias=True) for i in items] if report.baseline else [],
+        "driftCount": len(report.changes),
+    }
+
+
+def _baseline_json(baseline: Baseline) -> dict[str, Any]:
+    return {"version": baseline.version, "takenAt": baseline.taken_at, "sha256": baseline.sha256}
 
 
 def _context(kwargs: dict[str, Any]) -> Context:
@@ -223,10 +253,11 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
 
     engine = ctx.engine()
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
+    drift = engine.drift()
     if ctx.output == "json":
         click.echo(json.dumps({
             "command": "plan", "ok": True, "currentVersion": up_plan.current, "targetVersion": up_plan.target,
-            "warnings": list(up_plan.warnings),
+            "warnings": list(up_plan.warnings), **_drift_json(drift),
             "phases": [{"name": ph.name, "through": ph.through, "migrations": [
                 {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
                  "statements": len(engine.parsed(m.up).executable),
@@ -243,6 +274,7 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
         show_plan(
             ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
         )
+        show_drift(ctx.console, drift)
 
 
 @main.command()
@@ -258,12 +290,16 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
     is_flag=True,
     help="Apply pending versions older than the newest applied one.",
 )
+@_drift_option
 @_guard("up")
 def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: bool,
-       on_failure: str, allow_out_of_order: bool) -> None:  # fmt: skip
+       on_failure: str, allow_out_of_order: bool, drift_mode: str) -> None:  # fmt: skip
     """Apply pending migrations up to a target, validating after each one."""
     engine = ctx.engine(
-        validate=not no_validate, on_failure=on_failure, allow_out_of_order=allow_out_of_order
+        validate=not no_validate,
+        on_failure=on_failure,
+        allow_out_of_order=allow_out_of_order,
+        drift=drift_mode,
     )
     _finish(ctx, engine.up(target, [parse_phase(p) for p in phases]))
 
@@ -273,10 +309,11 @@ def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: b
 @click.option("--target", required=True, help="Version to go back to (000 = before the first).")
 @click.option("--dry-run", is_flag=True, help="Only show which down files would run.")
 @click.option("--no-validate", is_flag=True, help="Skip validation afterwards.")
+@_drift_option
 @_guard("down")
-def down(ctx: Context, target: str, dry_run: bool, no_validate: bool) -> None:
+def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, drift_mode: str) -> None:
     """Run down files in reverse order back to a target version."""
-    engine = ctx.engine(validate=not no_validate)
+    engine = ctx.engine(validate=not no_validate, drift=drift_mode)
     if dry_run:
         show_down_plan(ctx.console, engine.plan_down(target))
         return
@@ -306,6 +343,56 @@ def status(ctx: Context) -> None:
     else:
         show_status(ctx.console, report, history)
     sys.exit(0 if report.ok else 1)
+
+
+@main.command("drift")
+@_common
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out objects matching this fnmatch pattern on schema.object (repeatable; "
+    "added to the checks file's drift.exclude), e.g. 'public.tmp_*' or 'audit.*'.",
+)
+@click.option(
+    "--accept",
+    is_flag=True,
+    help="Record the live schema as the new baseline (after reviewing the drift).",
+)
+@_guard("drift")
+def drift_command(ctx: Context, excludes: tuple[str, ...], accept: bool) -> None:
+    """Compare the live schema with the snapshot recorded after the last run: exit 1 on drift
+    (each change on its own line), 0 when none or when there is no snapshot yet."""
+    from dbmigrator.engine.checksfile import DriftSettings
+
+    try:
+        DriftSettings(exclude=excludes)
+    except ValueError as exc:
+        raise InputError(f"--exclude: {exc}") from None
+    engine = ctx.engine(optional_dir=True)
+    if accept:
+        baseline = engine.accept_drift()
+        ctx.progress.close()
+        if ctx.output == "json":
+            click.echo(json.dumps({"command": "drift", "ok": True, "accepted": True,
+                                   "baseline": _baseline_json(baseline), "drift": [], "count": 0}))  # fmt: skip
+        else:
+            ctx.console.print(
+                f"recorded the live schema as the baseline (sha256 {baseline.sha256[:16]}…, "
+                f"version {baseline.version or 'none'})", highlight=False,
+            )  # fmt: skip
+        return
+    report = engine.drift(excludes)
+    ctx.progress.close()
+    if ctx.output == "json":
+        data = _drift_json(report)
+        click.echo(json.dumps({"command": "drift", "ok": not report.changes,
+                               "baseline": data["baseline"], "drift": data["drift"],
+                               "count": data["driftCount"]}))  # fmt: skip
+    else:
+        show_drift(Console(highlight=False, width=ctx.console.width), report)
+    sys.exit(1 if report.changes else 0)
 
 
 @main.command()
@@ -390,6 +477,7 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
         ctx.progress.info(f"restoring {source} into {dsn.dbname} (at {before or 'no version'})")
         dropped = restore_backup(dsn, conn, source)
         after = current_version(tracking.read_applied(conn))
+        _refresh_baseline(ctx, conn, engine, after)
     if dropped:
         ctx.progress.info(f"dropped {dropped} object(s) created after the backup")
     result = engine.validate() if engine is not None and engine.migrations.migrations else None
@@ -398,6 +486,24 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
         database=dsn.dbname, from_version=before, current_version=after,
         validation=result.validation if result else None, error=result.error if result else None,
     ))  # fmt: skip
+
+
+def _refresh_baseline(ctx: Context, conn: Any, engine: Engine | None, version: str | None) -> None:
+    """After a restore the schema is the backup's: record it as the drift baseline, over the
+    files' schemas, else those of the restored baseline, else `public`."""
+    from dbmigrator.engine import snapshot
+
+    tracking.ensure_tables(conn)
+    if engine is not None:
+        schemas = engine.managed_schemas()
+    else:
+        restored = snapshot.read_baseline(conn)
+        schemas = restored.snapshot.schemas if restored else ("public",)
+    live = snapshot.fetch_snapshot(conn, schemas)
+    snapshot.record_snapshot(conn, live, version, "restore")
+    ctx.progress.info(
+        f"recorded the restored schema as the drift baseline ({len(live.objects)} objects)"
+    )
 
 
 @main.command()

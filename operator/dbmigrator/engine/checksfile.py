@@ -141,11 +141,28 @@ class SecuritySettings(_Model):
     )
 
 
+class DriftSettings(_Model):
+    exclude: tuple[str, ...] = Field(
+        default=(),
+        description="Objects drift ignores: fnmatch patterns on schema.object, e.g. "
+        "public.tmp_* or audit.*.",
+    )
+
+    @field_validator("exclude")
+    @classmethod
+    def _patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if not pattern.strip() or "." not in pattern:
+                raise ValueError(f"{pattern!r} is not a schema.object pattern (e.g. audit.*)")
+        return patterns
+
+
 class ChecksConfig(_Model):
     role_probes: tuple[RoleProbe, ...] = ()
     queries: tuple[TimedQuery, ...] = ()
     security: SecuritySettings = SecuritySettings()
     enabled: bool = True
+    drift: DriftSettings = DriftSettings()
     publications: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Expected members per publication (`schema.table` or `table`), for what files add in
     ways parsing cannot see, e.g. a DO block adding tables to supabase_realtime."""

@@ -16,3 +16,6 @@ class RunOptions:
     validate: bool = True
     on_failure: Literal["stop", "down"] = "stop"
     allow_out_of_order: bool = False
+    drift: Literal["fail", "warn", "ignore"] = "warn"
+    """Schema changes made outside migrations since the last run: stop before anything runs,
+    report and go on, or do not look."""

@@ -19,7 +19,15 @@ RESULT_VERSION = 1
 TERMINATION_MESSAGE_LIMIT = 4096
 
 ErrorKind = Literal[
-    "input", "migration", "validation", "database", "lock", "drift", "backup", "interrupted"
+    "input",
+    "migration",
+    "validation",
+    "database",
+    "lock",
+    "drift",
+    "schema-drift",
+    "backup",
+    "interrupted",
 ]
 Command = Literal[
     "plan",
@@ -32,7 +40,10 @@ Command = Literal[
     "rehearse",
     "repair",
     "bootstrap",
+    "drift",
 ]
+DRIFT_LIMIT = 20
+"""Schema changes listed in a result (`driftCount` counts them all)."""
 
 
 class _Wire(BaseModel):
@@ -88,6 +99,16 @@ class BackupInfo(_Wire):
     completed_at: str = ""
 
 
+class DriftItem(_Wire):
+    """One object changed outside migrations since the last recorded snapshot."""
+
+    object: str
+    kind: str
+    name: str = ""
+    change: str
+    message: str
+
+
 class ErrorInfo(_Wire):
     kind: ErrorKind
     message: str
@@ -126,6 +147,10 @@ class RunResult(_Wire):
     error: ErrorInfo | None = None
     warnings: list[str] = Field(default_factory=list)
     """What the run could not do as asked, e.g. what a rehearsal could not isolate."""
+    drift: list[DriftItem] = Field(default_factory=list)
+    """Schema changes made outside migrations, found before the run (at most DRIFT_LIMIT)."""
+    drift_count: int | None = None
+    """How many there were; None when drift was not checked (no baseline, or --drift ignore)."""
     duration_ms: float = 0.0
     truncated: bool = False
 
@@ -147,6 +172,7 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
         lambda d: _trim_list(d.get("validation", {}), "warningDetails", 5),
         lambda d: _trim_list(d.get("validation", {}), "failures", 5),
         lambda d: _trim_list(d, "warnings", 5),
+        lambda d: _trim_list(d, "drift", 5),
         lambda d: _trim_list(d, "performance", 5),
         lambda d: _trim_list(d, "applied", 20),
         lambda d: _strip_keys(d.get("applied", []), ("checksum", "appliedAt")),
@@ -156,6 +182,7 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
         lambda d: _trim_list(d, "reverted", 0),
         lambda d: _trim_list(d, "performance", 0),
         lambda d: _trim_list(d, "warnings", 0),
+        lambda d: _trim_list(d, "drift", 0),
         lambda d: _trim_list(d.get("validation", {}), "failures", 0),
         lambda d: _shorten(d.get("error", {}), "message", 1000),
         lambda d: _shorten(d.get("error", {}), "hint", 200),

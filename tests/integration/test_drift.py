@@ -4,13 +4,17 @@ drift`, `up --drift fail|warn`, exclusions, and stability across a dump and rest
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from dbmigrator.engine.backup import find_tool
 from dbmigrator.engine.snapshot import fetch_snapshot
+from localpg import LocalPostgres, server_bindir
 from tests.helpers import REPO, query, run_cli, write_set
+from tests.integration.conftest import MAJORS, _fresh_database
 
 SHOP = str(REPO / "migrations")
 SNAPSHOTS = "supabase_migrations.dbmigrator_schema_snapshot"
@@ -104,16 +108,21 @@ def test_an_out_of_band_column_is_drift_until_a_run_records_it(dsn: str) -> None
     assert kept[0][0] >= 3
 
 
-def test_policy_index_grant_function_and_trigger_changes_are_named(dsn: str, tmp_path: Path) -> None:
+def test_policy_index_grant_function_and_trigger_changes_are_named(
+    dsn: str, tmp_path: Path
+) -> None:
     _shop(dsn)
     query(dsn, "ALTER POLICY categories_select_public ON public.categories USING (slug <> '')")
     query(dsn, "DROP INDEX public.idx_payments_status")
     query(dsn, "GRANT SELECT ON public.orders TO PUBLIC")
     query(dsn, "REVOKE INSERT ON public.products FROM anon")
     query(dsn, "ALTER TABLE public.payments DISABLE TRIGGER trg_payments_updated_at")
-    query(dsn, """CREATE OR REPLACE FUNCTION public.set_updated_at() RETURNS trigger
+    query(
+        dsn,
+        """CREATE OR REPLACE FUNCTION public.set_updated_at() RETURNS trigger
         LANGUAGE plpgsql SET search_path = public, pg_temp
-        AS $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END; $$""")
+        AS $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END; $$""",
+    )
     query(dsn, 'CREATE TABLE public."tmp scratch" (id int)')
     code, data = _drift(dsn)
     assert code == 1
@@ -157,7 +166,7 @@ def test_the_snapshot_is_stable_across_dump_and_restore(
     # Into another database with pg_restore itself: the restored baseline matches the live schema.
     with psycopg.connect(other_dsn) as conn:
         major = conn.info.server_version // 10000
-    restore = __import__("subprocess").run(
+    restore = subprocess.run(
         [find_tool("pg_restore", major), "--no-owner", "--dbname", other_dsn, dump],
         capture_output=True, text=True,
     )  # fmt: skip
@@ -177,7 +186,9 @@ def test_the_snapshot_is_stable_across_dump_and_restore(
     assert after == (recorded, "restore")
 
 
-def test_managed_schemas_are_the_files_schemas_and_never_the_engines(dsn: str, tmp_path: Path) -> None:
+def test_managed_schemas_are_the_files_schemas_and_never_the_engines(
+    dsn: str, tmp_path: Path
+) -> None:
     files = write_set(tmp_path / "m", {
         "001_a.sql": "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int);",
         "002_b.sql": "CREATE TABLE public.notes (id int);",
@@ -193,3 +204,18 @@ def test_managed_schemas_are_the_files_schemas_and_never_the_engines(dsn: str, t
     assert out.returncode == 1, out.output
     assert out.stdout.splitlines()[0] == "billing.extra: table added"
     assert len([line for line in out.stdout.splitlines() if ": " in line]) == 1
+
+
+def test_the_snapshot_is_identical_on_postgresql_15_and_17(pg_server: LocalPostgres) -> None:
+    """The same migrations give the same snapshot (sha256) on both majors: a baseline survives
+    an upgrade. Runs once, with the first major's server, starting the other one here."""
+    if sorted(MAJORS) != [15, 17] or pg_server.major != 15:
+        pytest.skip("needs both majors (DBMIGRATOR_TEST_PG_MAJORS=15,17); runs once, with pg15")
+    shas = []
+    with LocalPostgres(bindir=server_bindir(17)) as pg17:
+        for server in (pg_server, pg17):
+            with _fresh_database(server, "x") as url:
+                _shop(url)
+                with psycopg.connect(url) as conn:
+                    shas.append(fetch_snapshot(conn, ["public"]).sha256)
+    assert shas[0] == shas[1]

@@ -170,6 +170,8 @@ def test_checks_json_has_the_engine_keys() -> None:
     assert checks["roleProbes"] == [{"role": "anon", "sql": "select 1", "expect": "allowed"}]
     assert checks["queries"][0]["maxDegradationPercent"] == 50.0
     assert checks["security"] == {"requireRlsOnExposedTables": False}
+    excluding = spec(validation={"enabled": False, "drift": {"exclude": ["audit.*"]}}).validation
+    assert json.loads(build_checks_json(excluding))["drift"] == {"exclude": ["audit.*"]}
 
 
 # --------------------------------------------------------------------------- manifest
@@ -247,6 +249,9 @@ def test_checks_are_passed_only_to_steps_that_validate() -> None:
     assert "DBMIGRATOR_CHECKS_JSON" in names(job(MIGRATE))
     assert "DBMIGRATOR_CHECKS_JSON" not in names(job(BACKUP))
     assert "DBMIGRATOR_CHECKS_JSON" not in names(job(MIGRATE, spec(validation={"enabled": False})))
+    # drift exclusions travel in the checks file even without validation
+    excluding = spec(validation={"enabled": False, "drift": {"exclude": ["audit.*"]}})
+    assert "DBMIGRATOR_CHECKS_JSON" in names(job(MIGRATE, excluding))
 
 
 def _mounts(m: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -472,8 +477,10 @@ def test_every_validation_field_of_the_crd_is_understood_by_the_engine() -> None
                         "claims": {"sub": "x", "role": "authenticated"}, "minRows": 1, "since": "003"}],
         "queries": [{"name": "q", "sql": "select 1", "maxDegradationPercent": 20}],
         "security": {"requireRlsOnExposedTables": True},
+        "drift": {"exclude": ["public.tmp_*", "audit.*"]},
     })  # fmt: skip
     checks = parse_checks(build_checks_json(full), "DBMIGRATOR_CHECKS_JSON")
+    assert checks.drift.exclude == ("public.tmp_*", "audit.*")
     probe = checks.role_probes[0]
     assert (probe.min_rows, probe.since, probe.claims) == (
         1,

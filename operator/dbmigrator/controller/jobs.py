@@ -97,9 +97,12 @@ def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
 
 
 def build_checks_json(validation: ValidationSpec) -> str:
-    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (keys roleProbes/queries/security)."""
+    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (keys roleProbes/queries/security,
+    and drift when it excludes something: unchanged Jobs for resources that do not use it)."""
     data = validation.model_dump(by_alias=True, exclude_none=True)
     checks = {k: data[k] for k in ("roleProbes", "queries", "security")}
+    if validation.drift.exclude:
+        checks["drift"] = data["drift"]
     return json.dumps(checks, sort_keys=True, separators=(",", ":"))
 
 
@@ -298,7 +301,10 @@ def _container(
         {"name": c.ENV_APPLICATION_NAME, "value": f"dbmigrator-{owner.namespace}-{owner.name}"},
         {"name": "HOME", "value": c.TMP_DIR},
     ]
-    if request.kind in ("rehearse", "migrate", "down") and spec.validation.enabled:
+    validation = spec.validation
+    if request.kind in ("rehearse", "migrate", "down") and (
+        validation.enabled or validation.drift.exclude
+    ):
         env.append({"name": c.ENV_CHECKS_JSON, "value": build_checks_json(spec.validation)})
     if any(m["name"] == "backups" for m in mounts):
         env.append({"name": c.ENV_BACKUP_ROOT, "value": c.BACKUPS_DIR})

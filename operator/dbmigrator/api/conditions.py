@@ -54,7 +54,8 @@ class Reason(StrEnum):
     REHEARSAL_FAILED = "RehearsalFailed"
     ROLLBACK_FAILED = "RollbackFailed"
     RESTORE_FAILED = "RestoreFailed"
-    DRIFT_DETECTED = "DriftDetected"
+    DRIFT_DETECTED = "DriftDetected"  # an applied migration's file changed
+    SCHEMA_DRIFT_DETECTED = "SchemaDriftDetected"  # the schema changed outside migrations
     INVALID_MIGRATIONS = "InvalidMigrations"
     DATABASE_UNREACHABLE = "DatabaseUnreachable"
     DATABASE_LOCKED = "DatabaseLocked"

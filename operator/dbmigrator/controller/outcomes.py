@@ -29,6 +29,7 @@ TRANSIENT_KINDS = {
 _MIGRATE_FAILURES = {
     "validation": Reason.VALIDATION_FAILED,
     "drift": Reason.DRIFT_DETECTED,
+    "schema-drift": Reason.SCHEMA_DRIFT_DETECTED,
     "input": Reason.INVALID_MIGRATIONS,
 }
 

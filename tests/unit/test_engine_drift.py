@@ -25,7 +25,7 @@ from dbmigrator.engine.drift import (
 )
 from dbmigrator.engine.errors import InputError
 from dbmigrator.engine.results import DriftItem, RunResult, render_compact
-from dbmigrator.engine.sqlparse import DbObject
+from dbmigrator.engine.sqlobjects import DbObject
 
 TABLE = {"row level security": True, "force row level security": False}
 BASE: list[tuple[str, str, str, dict[str, Any]]] = [

@@ -22,7 +22,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pglast loads only for the commands that parse SQL
-    from dbmigrator.engine.sqlparse import DbObject
+    from dbmigrator.engine.sqlobjects import DbObject
 
 SNAPSHOT_FORMAT = 1
 NEVER_MANAGED = frozenset({"pg_catalog", "information_schema", "pg_toast", "supabase_migrations"})

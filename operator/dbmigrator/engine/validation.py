@@ -22,7 +22,7 @@ from psycopg import sql
 
 from dbmigrator.engine.checksfile import ChecksConfig, RoleProbe, TimedQuery
 from dbmigrator.engine.results import CheckFailure, QueryTiming, ValidationSummary
-from dbmigrator.engine.sqlparse import DbObject
+from dbmigrator.engine.sqlobjects import DbObject
 
 Outcome = Literal["pass", "fail", "warn", "skip"]
 MISSING_OBJECT_STATES = ("42P01", "42883", "42703", "3F000", "42704")

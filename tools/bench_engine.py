@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 
-from dbmigrator.engine.backup import find_tool
+from dbmigrator.engine.pgtools import find_tool
 from localpg import LocalPostgres, fetched_bindirs, server_bindir
 
 REPO = Path(__file__).resolve().parent.parent

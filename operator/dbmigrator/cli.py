@@ -29,18 +29,11 @@ from dbmigrator.console import (
     show_status,
 )
 from dbmigrator.engine import interrupt, tracking
-from dbmigrator.engine.backup import (
-    resolve_backup_path,
-    restore_backup,
-    server_major,
-    sidecar_path,
-    verify_backup,
-    verify_backup_digest,
-    write_backup,
-)
+from dbmigrator.engine.archive import resolve_backup_path, verify_backup_digest
+from dbmigrator.engine.backup import write_backup
 from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub, secret_candidates
 from dbmigrator.engine.errors import EngineError, InputError
-from dbmigrator.engine.locking import migration_lock
+from dbmigrator.engine.pgtools import server_major
 from dbmigrator.engine.planning import current_version, parse_phase
 from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
 
@@ -453,66 +446,16 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
             "restore replaces the database with the backup and loses everything written since; "
             "pass --yes to confirm"
         )
+    from dbmigrator.engine.restore import restore as run_restore
+
     dsn = ctx.resolve_dsn()
     # The migrations only serve the validation after the restore; the operator's restore Job
     # mounts none (it needs only the backup volume).
     engine = ctx.engine() if ctx.directory.is_dir() else None
     if engine is None:
         ctx.progress.info(f"no migrations directory {ctx.directory}: no validation after restore")
-    source = resolve_backup_path(source)
-    sha256 = verify_backup_digest(source, expect_sha256)
-    if expect_sha256 is None and not sidecar_path(source).exists():
-        ctx.progress.warning(
-            f"{source} has no sidecar and no --expect-sha256 was given: its integrity is unchecked"
-        )
-    else:
-        ctx.progress.info(f"{source}: sha256 {sha256} verified")
-
-    with (
-        connect(dsn, "restore") as conn,
-        migration_lock(conn, ctx.options.lock_wait, ctx.progress.info),
-    ):
-        before = current_version(tracking.read_applied(conn))
-        verify_backup(source, server_major(conn))
-        ctx.progress.info(f"restoring {source} into {dsn.dbname} (at {before or 'no version'})")
-        dropped = restore_backup(dsn, conn, source)
-        after = current_version(tracking.read_applied(conn))
-        _refresh_baseline(ctx, conn, engine, after)
-    if dropped:
-        ctx.progress.info(f"dropped {dropped} object(s) created after the backup")
-    result = engine.validate() if engine is not None and engine.migrations.migrations else None
-    _finish(ctx, RunResult(
-        command="restore", ok=result.ok if result else True, exit_code=result.exit_code if result else 0,
-        database=dsn.dbname, from_version=before, current_version=after,
-        validation=result.validation if result else None, error=result.error if result else None,
-    ))  # fmt: skip
-
-
-def _refresh_baseline(ctx: Context, conn: Any, engine: Engine | None, version: str | None) -> None:
-    """After a restore the schema is the backup's: record it as the drift baseline, over the
-    files' schemas, else those of the restored baseline, else `public`."""
-    import psycopg
-
-    from dbmigrator.engine import snapshot
-
-    try:
-        tracking.ensure_tables(conn)
-        if engine is not None:
-            schemas = engine.managed_schemas()
-        else:
-            restored = snapshot.read_baseline(conn)
-            schemas = restored.snapshot.schemas if restored else ("public",)
-        live = snapshot.fetch_snapshot(conn, schemas)
-        snapshot.record_snapshot(conn, live, version, "restore")
-    except psycopg.Error as exc:  # the restore itself succeeded: say so, do not fail it
-        ctx.progress.warning(
-            f"could not record the restored schema as the drift baseline: ERROR {exc.sqlstate}: "
-            f"{exc.diag.message_primary}"
-        )
-        return
-    ctx.progress.info(
-        f"recorded the restored schema as the drift baseline ({len(live.objects)} objects)"
-    )
+    _finish(ctx, run_restore(dsn, source, expect_sha256=expect_sha256, engine=engine,
+                             lock_wait=ctx.options.lock_wait, progress=ctx.progress))  # fmt: skip
 
 
 @main.command()

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dbmigrator.engine.backup import find_tool
+from dbmigrator.engine.pgtools import find_tool
 from dbmigrator.engine.snapshot import fetch_snapshot
 from localpg import LocalPostgres, server_bindir
 from tests.helpers import REPO, query, run_cli, write_set

@@ -26,19 +26,13 @@ import psycopg
 from psycopg import sql
 
 from dbmigrator.engine import tracking
-from dbmigrator.engine.backup import (
-    client_dbname,
-    client_env,
-    find_tool,
-    scratch_file,
-    server_major,
-    write_backup,
-)
+from dbmigrator.engine.backup import scratch_file, write_backup
 from dbmigrator.engine.cluster import apply_revert, read_cluster_state
 from dbmigrator.engine.clusterstate import ClusterState, plan_revert
 from dbmigrator.engine.database import Dsn, connect, scrub
 from dbmigrator.engine.errors import BackupError, EngineError, InputError
 from dbmigrator.engine.locking import migration_lock
+from dbmigrator.engine.pgtools import client_dbname, client_env, find_tool, server_major
 from dbmigrator.engine.planning import Phase, current_version
 from dbmigrator.engine.results import BackupInfo, ErrorInfo, RunResult
 from dbmigrator.engine.runner import Engine

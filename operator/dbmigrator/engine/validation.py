@@ -1,40 +1,27 @@
 """Validation after a migration: the guide's four checks and more, run against the live database.
 
-Tracking rows; every object the applied files create (found by parsing them); RLS on tables that
-have policies; tables reachable by anon/authenticated without RLS; role probes under SET ROLE with
-request.jwt.claims, as PostgREST runs them; foreign keys without a covering index; configured
-queries timed with EXPLAIN (ANALYZE) against a baseline taken before the migration. Every probe
-and timing is one statement (checked when the checks file is read) run in a transaction that is
-rolled back; timed queries also run READ ONLY under their statement_timeout, so validation
-never changes data.
+Tracking rows; every object the applied files create (found by parsing them; objectchecks.py);
+RLS on tables that have policies; tables reachable by anon/authenticated without RLS; foreign
+keys without a covering index (here); role probes and timed queries from the checks file
+(probes.py). Validation never changes data.
 """
 
 from __future__ import annotations
 
-import json
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from dbmigrator.engine.checksfile import ChecksConfig, RoleProbe, TimedQuery
+from dbmigrator.engine.checkresult import CheckResult, Outcome
+from dbmigrator.engine.checksfile import ChecksConfig
+from dbmigrator.engine.objectchecks import check_objects
+from dbmigrator.engine.probes import check_query, run_probe, time_query
 from dbmigrator.engine.results import CheckFailure, QueryTiming, ValidationSummary
 from dbmigrator.engine.sqlobjects import DbObject
 
-Outcome = Literal["pass", "fail", "warn", "skip"]
-MISSING_OBJECT_STATES = ("42P01", "42883", "42703", "3F000", "42704")
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str
-    target: str
-    outcome: Outcome
-    message: str = ""
 
 
 @dataclass
@@ -91,10 +78,10 @@ class ValidationInput:
 
 def validate(conn: psycopg.Connection[Any], what: ValidationInput) -> ValidationReport:
     report = ValidationReport()
-    snapshot = _Catalog.read(conn)
     report.results += _check_tracking(conn, what.expected_versions)
-    report.results += [_check_object(snapshot, obj) for obj in what.expected_objects]
-    report.results += _check_declared_members(snapshot, what)
+    report.results += check_objects(
+        conn, what.expected_objects, what.checks.publications, final=what.final
+    )
     schemas = _schemas_of(what.expected_objects)
     report.results += _check_rls(conn, schemas, what.checks)
     report.results += _check_fk_indexes(conn, schemas)
@@ -103,7 +90,7 @@ def validate(conn: psycopg.Connection[Any], what: ValidationInput) -> Validation
             continue
         report.results.append(run_probe(conn, probe, final=what.final))
     for query in what.checks.queries:
-        result, timing = _check_query(conn, query, what.baselines.get(query.name), final=what.final)
+        result, timing = check_query(conn, query, what.baselines.get(query.name), final=what.final)
         report.results.append(result)
         if timing is not None:
             report.timings.append(timing)
@@ -123,107 +110,6 @@ def measure_baselines(
     return out
 
 
-def time_query(conn: psycopg.Connection[Any], query: TimedQuery) -> float:
-    text = query.sql.strip().rstrip(";")
-    samples = []
-    for i in range(query.repeat + 1):
-        # Read-only and always rolled back: EXPLAIN ANALYZE executes the query, and it runs as
-        # the migrator. The checks file allows one SELECT only; this holds even if it wrote.
-        with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            cur.execute("SET TRANSACTION READ ONLY")
-            cur.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [query.statement_timeout]
-            )
-            cur.execute(b"EXPLAIN (ANALYZE, FORMAT JSON) " + text.encode())
-            row = cur.fetchone()
-        plan = row[0] if row else None
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        if i == 0:
-            continue  # warm-up: caches and plan
-        samples.append(float(plan[0]["Execution Time"]) if plan else 0.0)
-    return round(statistics.median(samples), 3)
-
-
-def run_probe(conn: psycopg.Connection[Any], probe: RoleProbe, *, final: bool) -> CheckResult:
-    target = probe.label
-    rows: list[Any] = []
-    try:
-        with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            cur.execute("SELECT set_config('statement_timeout', '10s', true)")
-            cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(probe.role)))
-            claims = dict(probe.claims or {})
-            claims.setdefault("role", probe.role)
-            cur.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
-            for key, value in claims.items():
-                if isinstance(value, str | int | float | bool):
-                    cur.execute(
-                        "SELECT set_config(%s, %s, true)", [f"request.jwt.claim.{key}", str(value)]
-                    )
-            cur.execute(probe.sql.strip().rstrip(";").encode())
-            rows = cur.fetchall() if cur.description else []
-    except psycopg.Error as exc:
-        state = exc.sqlstate or ""
-        message = (exc.diag.message_primary or str(exc)).strip()
-        if state == "42501":
-            if probe.expect == "denied":
-                return CheckResult("role-probe", target, "pass", f"denied as expected: {message}")
-            return CheckResult(
-                "role-probe", target, "fail", f"expected {probe.expect}, got denied: {message}"
-            )
-        if state in MISSING_OBJECT_STATES and not final:
-            return CheckResult("role-probe", target, "skip", f"not yet: {message}")
-        return CheckResult("role-probe", target, "fail", f"probe failed: ERROR {state}: {message}")
-    if probe.expect == "denied":
-        return CheckResult(
-            "role-probe", target, "fail", f"expected denied, but it ran ({len(rows)} rows)"
-        )
-    if probe.expect == "empty" and rows:
-        return CheckResult("role-probe", target, "fail", f"expected no rows, got {len(rows)}")
-    if probe.expect == "allowed" and probe.min_rows is not None and len(rows) < probe.min_rows:
-        return CheckResult(
-            "role-probe",
-            target,
-            "fail",
-            f"expected at least {probe.min_rows} rows, got {len(rows)}",
-        )
-    return CheckResult("role-probe", target, "pass", f"{probe.expect}: {len(rows)} rows")
-
-
-def _check_query(
-    conn: psycopg.Connection[Any], query: TimedQuery, baseline: float | None, *, final: bool
-) -> tuple[CheckResult, QueryTiming | None]:
-    try:
-        current = time_query(conn, query)
-    except psycopg.Error as exc:
-        state = exc.sqlstate or ""
-        message = (exc.diag.message_primary or str(exc)).strip()
-        if state in MISSING_OBJECT_STATES and not final:
-            return CheckResult("performance", query.name, "skip", f"not yet: {message}"), None
-        return CheckResult(
-            "performance", query.name, "fail", f"query failed: ERROR {state}: {message}"
-        ), None
-    timing = QueryTiming(
-        name=query.name,
-        baseline_ms=baseline,
-        current_ms=current,
-        max_degradation_percent=query.max_degradation_percent,
-    )
-    if baseline is None:
-        return CheckResult(
-            "performance", query.name, "pass", f"{current:.3f} ms (no baseline)"
-        ), timing
-    degradation = (current - baseline) / baseline * 100 if baseline > 0 else 0.0
-    too_slow = (
-        degradation > query.max_degradation_percent and current - baseline > query.min_delta_ms
-    )
-    timing = timing.model_copy(
-        update={"degradation_percent": round(degradation, 1), "passed": not too_slow}
-    )
-    message = f"{baseline:.3f} ms -> {current:.3f} ms ({degradation:+.1f}%, limit {query.max_degradation_percent:g}%)"
-    return CheckResult("performance", query.name, "fail" if too_slow else "pass", message), timing
-
-
 def _check_tracking(conn: psycopg.Connection[Any], versions: Sequence[str]) -> list[CheckResult]:
     if not versions:
         return []
@@ -240,122 +126,6 @@ def _check_tracking(conn: psycopg.Connection[Any], versions: Sequence[str]) -> l
                     "" if int(v) in keys else "no row in supabase_migrations.schema_migrations")
         for v in versions
     ]  # fmt: skip
-
-
-@dataclass
-class _Catalog:
-    """One read of the catalog: names of the objects that exist, for set lookups."""
-
-    search_path: list[str]
-    relations: set[tuple[str, str, str]]
-    indexes: dict[tuple[str, str], bool]
-    functions: set[tuple[str, str]]
-    policies: set[tuple[str, str, str]]
-    triggers: set[tuple[str, str, str]]
-    schemas: set[str]
-    publications: set[str]
-    publication_tables: set[tuple[str, str, str]]
-    extensions: set[str]
-    types: set[tuple[str, str]]
-
-    @classmethod
-    def read(cls, conn: psycopg.Connection[Any]) -> _Catalog:
-        def rows(query: str) -> list[tuple[Any, ...]]:
-            with conn.cursor() as cur:
-                cur.execute(query.encode())
-                return list(cur.fetchall())
-
-        user_ns = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
-        return cls(
-            search_path=[str(r[0]) for r in rows("SELECT unnest(current_schemas(true))")],
-            relations={(r[0], r[1], r[2]) for r in rows(
-                "SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c "
-                f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {user_ns}")},
-            indexes={(r[0], r[1]): bool(r[2]) for r in rows(
-                "SELECT n.nspname, c.relname, i.indisvalid FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid "
-                f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {user_ns}")},
-            functions={(r[0], r[1]) for r in rows(
-                "SELECT n.nspname, p.proname FROM pg_proc p "
-                f"JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user_ns}")},
-            policies={(r[0], r[1], r[2]) for r in rows(
-                "SELECT n.nspname, c.relname, p.polname FROM pg_policy p "
-                "JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace")},
-            triggers={(r[0], r[1], r[2]) for r in rows(
-                "SELECT n.nspname, c.relname, t.tgname FROM pg_trigger t "
-                "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE NOT t.tgisinternal")},
-            schemas={str(r[0]) for r in rows("SELECT nspname FROM pg_namespace")},
-            publications={str(r[0]) for r in rows("SELECT pubname FROM pg_publication")},
-            publication_tables={(r[0], r[1], r[2]) for r in rows(
-                "SELECT pubname, schemaname, tablename FROM pg_publication_tables")},
-            extensions={str(r[0]) for r in rows("SELECT extname FROM pg_extension")},
-            types={(r[0], r[1]) for r in rows(
-                "SELECT n.nspname, t.typname FROM pg_type t "
-                f"JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {user_ns}")},
-        )  # fmt: skip
-
-    def candidates(self, schema: str | None) -> list[str]:
-        return [schema] if schema else self.search_path
-
-
-_RELKINDS = {"table": "rpf", "view": "v", "materialized view": "m", "sequence": "S"}
-
-
-def _check_object(cat: _Catalog, obj: DbObject) -> CheckResult:
-    found = False
-    note = ""
-    if obj.kind in _RELKINDS:
-        kinds = _RELKINDS[obj.kind]
-        found = any(
-            (s, obj.name, k) in cat.relations for s in cat.candidates(obj.schema) for k in kinds
-        )
-    elif obj.kind == "index":
-        schemas = cat.candidates(obj.schema or obj.table_schema)
-        valid = [cat.indexes[(s, obj.name)] for s in schemas if (s, obj.name) in cat.indexes]
-        found = bool(valid) and all(valid)
-        if valid and not all(valid):
-            note = "index exists but is INVALID (a failed concurrent build); drop and recreate it"
-    elif obj.kind == "function":
-        found = any((s, obj.name) in cat.functions for s in cat.candidates(obj.schema))
-    elif obj.kind in ("policy", "trigger"):
-        names = cat.policies if obj.kind == "policy" else cat.triggers
-        found = any((s, obj.table, obj.name) in names for s in cat.candidates(obj.table_schema))
-    elif obj.kind == "schema":
-        found = obj.name in cat.schemas
-    elif obj.kind == "publication":
-        found = obj.name in cat.publications
-    elif obj.kind == "publication member":
-        found = any(
-            (obj.name, s, obj.table) in cat.publication_tables
-            for s in cat.candidates(obj.table_schema)
-        )
-        if not found and obj.name not in cat.publications:
-            note = f"publication {obj.name} does not exist"
-    elif obj.kind == "extension":
-        found = obj.name in cat.extensions
-    elif obj.kind == "type":
-        found = any((s, obj.name) in cat.types for s in cat.candidates(obj.schema))
-    return CheckResult(
-        "object", obj.display, "pass" if found else "fail", "" if found else note or "missing"
-    )
-
-
-def _check_declared_members(cat: _Catalog, what: ValidationInput) -> list[CheckResult]:
-    """Publication members the checks file declares (what a DO block adds, which parsing
-    cannot see). A table that does not exist yet is "not yet" until the last migration."""
-    out = []
-    for pub, tables in what.checks.publications.items():
-        for table in tables:
-            schema, _, name = table.rpartition(".")
-            obj = DbObject("publication member", pub, None, name, schema or None)
-            exists = any((s, name, "r") in cat.relations or (s, name, "p") in cat.relations
-                         for s in cat.candidates(schema or None))  # fmt: skip
-            if not exists and not what.final:
-                out.append(CheckResult("object", obj.display, "skip", "not yet: no such table"))
-                continue
-            out.append(_check_object(cat, obj))
-    return out
 
 
 def _schemas_of(objects: Iterable[DbObject]) -> list[str]:

@@ -638,56 +638,23 @@ def operator(
     """Run the Kubernetes operator for DatabaseMigration resources."""
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
-    import logging
-    import secrets
-
-    import kopf  # the operator's dependencies load only for this command
-
-    from dbmigrator.controller import handlers, kube
-    from dbmigrator.controller.jobs import JobDefaults, parse_job_resources
-    from dbmigrator.controller.observed import JobPolicy
+    # kopf and the Kubernetes client load only for this command.
+    from dbmigrator.controller.main import BadSetting, OperatorSettings
+    from dbmigrator.controller.main import run as run_operator
 
     try:
-        resources = parse_job_resources(job_resources)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--job-resources") from None
-    if kubeconfig:
-        os.environ["KUBECONFIG"] = kubeconfig
-    kube.load_config(kubeconfig)
-    level = "debug" if verbose else log_level
-    kopf.configure(
-        verbose=level == "debug",
-        log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.PLAIN,
-    )
-    logging.getLogger().setLevel(level.upper())
-    handlers.install(
-        handlers.OperatorConfig(
-            namespaces=list(namespaces) or None,
-            default_image=job_image,
-            metrics_port=metrics_port,
-            job_defaults=JobDefaults(job_image_pull_policy, job_service_account, resources),  # type: ignore[arg-type]
-            policy=JobPolicy(
-                default_image=job_image,
-                allowed_job_images=_names(allowed_job_images),
-                allowed_source_images=_names(allowed_source_images),
-                default_service_account=job_service_account,
-                allowed_service_accounts=_names(allowed_job_service_accounts),
-            ),
-        )
-    )
-    kopf.run(
-        clusterwide=all_namespaces,
-        namespaces=list(namespaces),
-        standalone=standalone or None,
-        peering_name=peering,
-        priority=priority if priority is not None else secrets.randbelow(1_000_000) + 1,
-        liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
-    )
-
-
-def _names(text: str) -> tuple[str, ...]:
-    """`a, b,,c` -> ("a", "b", "c")."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+        run_operator(OperatorSettings(
+            namespaces=namespaces, all_namespaces=all_namespaces, kubeconfig=kubeconfig,
+            job_image=job_image, job_image_pull_policy=job_image_pull_policy,
+            job_service_account=job_service_account, job_resources=job_resources,
+            allowed_job_images=allowed_job_images, allowed_source_images=allowed_source_images,
+            allowed_job_service_accounts=allowed_job_service_accounts,
+            metrics_port=metrics_port, liveness_port=liveness_port, peering=peering,
+            standalone=standalone, priority=priority, log_format=log_format,
+            log_level="debug" if verbose else log_level,
+        ))  # fmt: skip
+    except BadSetting as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.option) from None
 
 
 def run() -> None:

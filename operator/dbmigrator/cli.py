@@ -446,7 +446,7 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
             "restore replaces the database with the backup and loses everything written since; "
             "pass --yes to confirm"
         )
-    from dbmigrator.engine.restore import restore as run_restore
+    from dbmigrator.engine.restore import apply_restore
 
     dsn = ctx.resolve_dsn()
     # The migrations only serve the validation after the restore; the operator's restore Job
@@ -454,8 +454,8 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
     engine = ctx.engine() if ctx.directory.is_dir() else None
     if engine is None:
         ctx.progress.info(f"no migrations directory {ctx.directory}: no validation after restore")
-    _finish(ctx, run_restore(dsn, source, expect_sha256=expect_sha256, engine=engine,
-                             lock_wait=ctx.options.lock_wait, progress=ctx.progress))  # fmt: skip
+    _finish(ctx, apply_restore(dsn, source, expect_sha256=expect_sha256, engine=engine,
+                               lock_wait=ctx.options.lock_wait, progress=ctx.progress))  # fmt: skip
 
 
 @main.command()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the runner (and pglast) load only when there are migrations
     from dbmigrator.engine.runner import Engine
 
 
-def restore(
+def apply_restore(
     dsn: Dsn,
     source: Path,
     *,

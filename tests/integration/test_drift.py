@@ -188,6 +188,36 @@ def test_the_snapshot_is_stable_across_dump_and_restore(
     assert after == (recorded, "restore")
 
 
+def test_a_restore_whose_baseline_cannot_be_recorded_still_succeeds_with_a_warning(
+    dsn: str, tmp_path: Path
+) -> None:
+    d = write_set(tmp_path / "m", {"001_a.sql": "CREATE TABLE public.a (id int);"})
+    assert run_cli("up", "--dir", str(d), dsn=dsn).returncode == 0
+    # A trigger in the backup itself refuses every new snapshot row once it is restored.
+    query(dsn, f"""
+        CREATE FUNCTION public.no_snapshots() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'snapshots are frozen'; END $$;
+        CREATE TRIGGER frozen BEFORE INSERT ON {SNAPSHOTS}
+            FOR EACH ROW EXECUTE FUNCTION public.no_snapshots();
+    """)  # fmt: skip
+    dump = tmp_path / "b.dump"
+    assert run_cli("backup", "--dir", str(d), "--out", str(dump), dsn=dsn).returncode == 0
+    rows = query(dsn, f"select count(*) from {SNAPSHOTS}")
+    query(dsn, "CREATE TABLE public.later (id int)")
+
+    restored = run_cli("restore", "--dir", str(d), "--from", str(dump), "--yes", "-o", "json",
+                       dsn=dsn)  # fmt: skip
+    assert restored.returncode == 0, restored.output
+    result = json.loads(restored.stdout)
+    assert result["ok"] is True and result["currentVersion"] == "001", result
+    assert (
+        "could not record the restored schema as the drift baseline: ERROR P0001: "
+        "snapshots are frozen" in restored.stderr
+    ), restored.stderr
+    assert query(dsn, "select to_regclass('public.later')") == [(None,)]  # the restore happened
+    assert query(dsn, f"select count(*) from {SNAPSHOTS}") == rows  # and recorded nothing
+
+
 RICH = {
     "001_a.sql": "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int);",
     "002_b.sql": """

@@ -41,7 +41,13 @@ from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub, secret_
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.planning import current_version, parse_phase
-from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
+from dbmigrator.engine.results import (
+    PlanInfo,
+    RunResult,
+    format_error,
+    render_compact,
+    render_json,
+)
 
 if TYPE_CHECKING:
     from dbmigrator.engine.runner import Engine
@@ -216,13 +222,33 @@ def main() -> None:
 @click.option(
     "--phase", "phases", multiple=True, metavar="NAME=THROUGH", help="Group migrations in phases."
 )
+@click.option("--down", "down_plan", is_flag=True,
+              help="Plan going down to --target with down files (what `down` would run).")  # fmt: skip
 @_guard("plan")
-def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
-    """Show what `up` would run, in which order and how; change nothing."""
+def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: bool) -> None:
+    """Show what `up` (or `down`) would run, in which order and how, and the plan's hash
+    (`up --expect-plan HASH` runs only that plan); change nothing."""
+    from dbmigrator.engine.planhash import build_plan, build_plan_info
     from dbmigrator.engine.sqlparse import plan_cluster_wide
 
     engine = ctx.engine()
+    if down_plan:
+        if target is None:
+            raise InputError("plan --down needs --target VERSION (the version to go back to)")
+        down = engine.plan_down(target)
+        facts = build_plan(engine.migrations, "down", down.current, target)
+        info = build_plan_info(facts)
+        if ctx.output == "json":
+            click.echo(json.dumps({"command": "plan", "ok": True, "currentVersion": down.current,
+                                   "targetVersion": target, "plan": _plan_json(info)}))  # fmt: skip
+        else:
+            show_down_plan(ctx.console, down)
+            _show_plan_hash(ctx, info.hash, "down", target)
+        _plan_result(ctx, info)
+        return
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
+    end = up_plan.target or up_plan.current or "0"
+    info = build_plan_info(build_plan(engine.migrations, "up", up_plan.current, end))
     if ctx.output == "json":
         click.echo(json.dumps({
             "command": "plan", "ok": True, "currentVersion": up_plan.current, "targetVersion": up_plan.target,
@@ -238,11 +264,78 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
                                  for c in plan_cluster_wide([engine.parsed(m.up)])],
                  "down": m.down.name if m.down else None}
                 for m in ph.migrations]} for ph in up_plan.phases],
+            "plan": _plan_json(info),
         }))  # fmt: skip
     else:
         show_plan(
             ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
         )
+        _show_plan_hash(ctx, info.hash, "up", end)
+    _plan_result(ctx, info, list(up_plan.warnings))
+
+
+def _plan_json(info: PlanInfo) -> dict[str, Any]:
+    data: dict[str, Any] = info.model_dump(by_alias=True, exclude_none=True)
+    return data
+
+
+def _show_plan_hash(ctx: Context, plan_hash: str, direction: str, target: str) -> None:
+    command = "up" if direction == "up" else "down"
+    ctx.console.print(f"Plan hash: [bold]{plan_hash}[/]", highlight=False)
+    ctx.console.print(
+        f"Run exactly this plan: dbmigrator {command} --target {target} --expect-plan {plan_hash}",
+        highlight=False,
+    )
+
+
+def _plan_result(ctx: Context, info: PlanInfo, warnings: list[str] | None = None) -> None:
+    """A Job's plan step reads the plan from the termination log, like every other command."""
+    ctx.progress.close()
+    if ctx.termination_log is not None:
+        result = RunResult(
+            command="plan", ok=True, exit_code=0, database=ctx.resolve_dsn().dbname,
+            from_version=info.from_version, current_version=info.from_version or "0",
+            target_version=info.target_version, plan=info, warnings=warnings or [],
+        )  # fmt: skip
+        _write_termination_log(ctx.termination_log, result)
+
+
+_EXPECT_PLAN = [
+    click.option("--expect-plan", "expect_plan", default=None, metavar="HASH",
+                 help="Run only if the files give this plan hash (as printed by `plan`); checked "
+                      "before anything changes."),
+    click.option("--plan-from", "plan_from", default=None, metavar="VERSION",
+                 help="With --expect-plan: the version the approved plan starts from "
+                      "(default: the database's version)."),
+    click.option("--plan-target", "plan_target", default=None, metavar="VERSION",
+                 help="With --expect-plan: the approved plan's target (default: --target)."),
+]  # fmt: skip
+
+
+def _expect_plan(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_EXPECT_PLAN):
+        f = option(f)
+    return f
+
+
+def _plan_options(
+    expect_plan: str | None, plan_from: str | None, plan_target: str | None
+) -> dict[str, Any]:
+    """RunOptions overrides of --expect-plan, --plan-from, --plan-target (validated)."""
+    from dbmigrator.engine.planhash import parse_plan_hash
+
+    if expect_plan is None:
+        if plan_from is not None or plan_target is not None:
+            raise InputError("--plan-from and --plan-target only go with --expect-plan HASH")
+        return {}
+    for flag, value in (("--plan-from", plan_from), ("--plan-target", plan_target)):
+        if value is not None and not value.isdigit():
+            raise InputError(f"{flag} {value!r}: expected a version (digits)")
+    return {
+        "expect_plan": parse_plan_hash(expect_plan),
+        "plan_from": plan_from,
+        "plan_target": plan_target,
+    }
 
 
 @main.command()
@@ -258,13 +351,16 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
     is_flag=True,
     help="Apply pending versions older than the newest applied one.",
 )
+@_expect_plan
 @_guard("up")
 def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: bool,
-       on_failure: str, allow_out_of_order: bool) -> None:  # fmt: skip
+       on_failure: str, allow_out_of_order: bool, expect_plan: str | None,
+       plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
     """Apply pending migrations up to a target, validating after each one."""
     engine = ctx.engine(
-        validate=not no_validate, on_failure=on_failure, allow_out_of_order=allow_out_of_order
-    )
+        validate=not no_validate, on_failure=on_failure, allow_out_of_order=allow_out_of_order,
+        **_plan_options(expect_plan, plan_from, plan_target),
+    )  # fmt: skip
     _finish(ctx, engine.up(target, [parse_phase(p) for p in phases]))
 
 
@@ -273,10 +369,14 @@ def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: b
 @click.option("--target", required=True, help="Version to go back to (000 = before the first).")
 @click.option("--dry-run", is_flag=True, help="Only show which down files would run.")
 @click.option("--no-validate", is_flag=True, help="Skip validation afterwards.")
+@_expect_plan
 @_guard("down")
-def down(ctx: Context, target: str, dry_run: bool, no_validate: bool) -> None:
+def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, expect_plan: str | None,
+         plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
     """Run down files in reverse order back to a target version."""
-    engine = ctx.engine(validate=not no_validate)
+    engine = ctx.engine(
+        validate=not no_validate, **_plan_options(expect_plan, plan_from, plan_target)
+    )
     if dry_run:
         show_down_plan(ctx.console, engine.plan_down(target))
         return
@@ -409,13 +509,17 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
 @click.option("--backup", "backup_file", type=click.Path(path_type=Path), default=None,
               help="Rehearse on this existing backup instead of taking a fresh one.")  # fmt: skip
 @click.option("--no-validate", is_flag=True, help="Skip validation in the scratch database.")
+@_expect_plan
 @_guard("rehearse")
 def rehearse(ctx: Context, target: str | None, phases: tuple[str, ...], backup_file: Path | None,
-             no_validate: bool) -> None:  # fmt: skip
+             no_validate: bool, expect_plan: str | None, plan_from: str | None,
+             plan_target: str | None) -> None:  # fmt: skip
     """Back up, restore into a scratch database, run `up` + validation there, drop it."""
     from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 
-    engine = ctx.engine(validate=not no_validate)
+    engine = ctx.engine(
+        validate=not no_validate, **_plan_options(expect_plan, plan_from, plan_target)
+    )
     if backup_file is not None:  # the same checks as restore: under the root, matching its sidecar
         backup_file = resolve_backup_path(backup_file)
         verify_backup_digest(backup_file, None)

@@ -107,8 +107,8 @@ def test_step_ids_parse_and_format_in_one_place() -> None:
 def test_every_step_kind_has_one_row_of_facts() -> None:
     assert set(KINDS) == set(STEP_KINDS)
     assert {k: f.command for k, f in KINDS.items()} == {
-        "backup": "backup", "rehearse": "rehearse", "migrate": "up", "down": "down",
-        "restore": "restore",
+        "plan": "plan", "backup": "backup", "rehearse": "rehearse", "migrate": "up",
+        "down": "down", "restore": "restore",
     }  # fmt: skip
     assert [k for k, f in KINDS.items() if f.recovery] == ["down", "restore"]
     assert KINDS["migrate"].failure is None  # the engine's error kind decides

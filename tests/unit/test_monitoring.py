@@ -28,10 +28,10 @@ DASHBOARD = REPO / "charts" / "dbmigration-operator" / "files" / "grafana-dashbo
 RULE_TESTS = Path(__file__).parent / "promtool" / "rules_test.yaml"
 TESTDATA = REPO / "deploy/argocd/resource_customizations/dbmigrator.io/DatabaseMigration/testdata"
 SERIES = re.compile(r"\bdbmigrator_[a-z_]+\b")
-# Declared in the registry but without series until drift detection lands (issue 14).
-NOT_YET_EXPORTED = {"dbmigrator_drift_detected"}
-# A phase the rules watch that the operator's Phase type lacks until issue 14 adds it.
-NOT_YET_A_PHASE = {"AwaitingApproval"}
+# Declared in the registry but without series in the fixture's status (none pending now).
+NOT_YET_EXPORTED: set[str] = set()
+# A phase the rules watch that the operator's Phase type lacks (none since issue 14).
+NOT_YET_A_PHASE: set[str] = set()
 
 
 def promtool() -> str:

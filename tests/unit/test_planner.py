@@ -71,6 +71,8 @@ BASE: dict[str, Any] = {
     "database": {"secretRef": {"name": "db"}},
     "source": {"configMap": {"name": "migrations"}},
     "targetVersion": "008",
+    # The runs as they are without the gate; its plan step is tested in test_gate.py.
+    "safety": {"review": "Never", "drift": "Ignore"},
 }
 
 

@@ -219,6 +219,26 @@ class ValidationSpec(ApiModel):
     )
 
 
+class SafetySpec(ApiModel):
+    """The gate before anything runs: each run first computes its plan (files, checksums, hash,
+    lint findings, live-schema drift), then waits for a human when the plan needs one."""
+
+    review: Literal["Never", "OnWarning", "OnError", "Always"] = Field(
+        default="OnError",
+        description="When a plan waits in phase AwaitingApproval for the annotation "
+        "dbmigrator.io/approve-plan=<status.plan.hash>: Never; OnWarning (any lint finding); "
+        "OnError (a lint finding of level error, e.g. a non-concurrent index on an existing "
+        "table or a column type change); Always. Rollbacks go through the same gate.",
+    )
+    drift: Literal["Fail", "Warn", "Ignore"] = Field(
+        default="Warn",
+        description="Changes to the live schema made outside migrations since the last run: "
+        "Fail stops the run (reason DriftDetected); Warn reports them (status.plan.drift, a "
+        "Warning Event) and goes on; Ignore does not look. With review Never and drift Ignore "
+        "no plan step runs.",
+    )
+
+
 class RollbackSpec(ApiModel):
     """What to do when a migration or its validation fails."""
 
@@ -351,6 +371,10 @@ class DatabaseMigrationSpec(ApiModel):
     rollback: RollbackSpec = Field(
         default_factory=RollbackSpec, description="What to do when a migration fails."
     )
+    safety: SafetySpec = Field(
+        default_factory=SafetySpec,
+        description="The plan step and its gate: approval of the exact plan, drift checks.",
+    )
     dependency_timeout_seconds: int = Field(
         default=300,
         ge=0,
@@ -366,6 +390,11 @@ class DatabaseMigrationSpec(ApiModel):
         "transaction rolls back).",
     )
     job: JobSpec = Field(default_factory=JobSpec, description="How the operator's Jobs run.")
+
+    @property
+    def plan_step_enabled(self) -> bool:
+        """True when every run starts with a plan step (the gate needs it)."""
+        return self.safety.review != "Never" or self.safety.drift != "Ignore"
 
     @property
     def backup_enabled(self) -> bool:

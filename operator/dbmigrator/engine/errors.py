@@ -67,6 +67,14 @@ class DriftError(EngineError):
 
 
 @dataclass
+class PlanChanged(EngineError):
+    """The files a run would execute are not the plan that was approved (`--expect-plan`)."""
+
+    kind: ErrorKind = "plan"
+    exit_code: int = 1
+
+
+@dataclass
 class MigrationError(EngineError):
     """A statement failed; the file's transaction was rolled back."""
 

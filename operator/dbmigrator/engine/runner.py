@@ -42,6 +42,7 @@ from dbmigrator.engine.errors import (
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.options import RunOptions
+from dbmigrator.engine.planhash import Direction, check_in_range, check_plan
 from dbmigrator.engine.planning import (
     AppliedRow,
     DownPlan,
@@ -189,6 +190,28 @@ class Engine:
         self.parse_all()
         return plan_down(self.migrations, self.read_applied(), target)
 
+    def check_expected_plan(
+        self,
+        direction: Direction,
+        current: str | None,
+        target: str | None,
+        versions: Sequence[str] = (),
+    ) -> None:
+        """With `--expect-plan`: the files of the approved range must give the approved hash,
+        and the versions this run executes must lie in that range (PlanChanged otherwise).
+        Called after reading the tracking table and before anything changes."""
+        o = self.options
+        if o.expect_plan is None:
+            return
+        start = o.plan_from if o.plan_from is not None else current
+        end = o.plan_target or target
+        if end is None:
+            latest = self.migrations.latest
+            end = latest.version if latest is not None else "0"
+        check_plan(self.migrations, direction, o.expect_plan, start, end)
+        check_in_range(direction, list(versions), start, end)
+        self.progress.info(f"plan {o.expect_plan} verified: the files are the approved ones")
+
     # ---- up --------------------------------------------------------------------------------
     def up(self, target: str | None = None, phases: Sequence[Phase] = ()) -> RunResult:
         run = _Run("up")
@@ -205,6 +228,9 @@ class Engine:
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
                 plan = self.plan_for(applied, target, phases)
+                self.check_expected_plan(
+                    "up", run.from_version, plan.target, [m.version for m in plan.migrations]
+                )
                 self._preflight(conn, plan)
                 for warning in plan.warnings:
                     self.progress.warning(warning)
@@ -274,6 +300,9 @@ class Engine:
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
                 plan = plan_down(self.migrations, applied, target)
+                self.check_expected_plan(
+                    "down", run.from_version, target, [m.version for m in plan.migrations]
+                )
                 if not plan.migrations:
                     self.progress.info(
                         f"nothing to revert: database is at {run.from_version or 'no version'}"

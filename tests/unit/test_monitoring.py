@@ -66,6 +66,7 @@ def exported() -> dict[str, set[str]]:
     _export("mon-a", "running", "e2e_shop_4_Migrating.yaml")  # a run in progress
     _export("mon-b", "stalled", "degraded_secretNotFound.yaml")
     _export("mon-e", "done", "healthy_succeeded.yaml")
+    _export("mon-f", "waiting", "suspended_awaitingApproval.yaml")  # has a plan: drift gauge
     metrics.count_step("mon-a", "running", "migrate")
     metrics.count_failure("mon-b", "stalled", "SecretNotFound")
     metrics.JOB_SECONDS.labels("migrate").observe(3.0)
@@ -77,6 +78,7 @@ def exported() -> dict[str, set[str]]:
     metrics.forget("mon-a", "running")
     metrics.forget("mon-b", "stalled")
     metrics.forget("mon-e", "done")
+    metrics.forget("mon-f", "waiting")
 
 
 def _families() -> set[str]:

@@ -23,6 +23,7 @@ from dbmigrator import __version__
 from dbmigrator.console import (
     ConsoleProgress,
     show_down_plan,
+    show_lint,
     show_plan,
     show_result,
     show_status,
@@ -44,7 +45,11 @@ from dbmigrator.engine.planning import current_version, parse_phase
 from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
 
 if TYPE_CHECKING:
+    from dbmigrator.engine.files import MigrationSet
+    from dbmigrator.engine.lintrules import Direction, FailOn, LintReport
+    from dbmigrator.engine.planning import UpPlan
     from dbmigrator.engine.runner import Engine
+    from dbmigrator.engine.sqlparse import ParsedFile
 from dbmigrator.engine.options import RunOptions
 
 
@@ -223,10 +228,13 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
 
     engine = ctx.engine()
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
+    report, skipped = _plan_lint(engine, up_plan)
+    warnings = [*up_plan.warnings, *([skipped] if skipped else [])]
     if ctx.output == "json":
         click.echo(json.dumps({
             "command": "plan", "ok": True, "currentVersion": up_plan.current, "targetVersion": up_plan.target,
-            "warnings": list(up_plan.warnings),
+            "warnings": warnings,
+            "lint": [f.as_json() for f in report.findings], "lintCounts": report.counts,
             "phases": [{"name": ph.name, "through": ph.through, "migrations": [
                 {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
                  "statements": len(engine.parsed(m.up).executable),
@@ -243,6 +251,91 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
         show_plan(
             ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
         )
+        show_lint(ctx.console, report, summary=False)
+        if skipped:
+            ctx.console.print(f"[yellow]warning:[/] {escape(skipped)}")
+
+
+def _plan_lint(engine: Engine, up_plan: UpPlan) -> tuple[LintReport, str | None]:
+    """The plan's lint findings; `plan` never fails on lint, so a missing or failing squawk
+    becomes a warning (with an empty report)."""
+    from dbmigrator.engine.lintrules import LintReport
+
+    try:
+        return engine.lint_up(up_plan), None
+    except EngineError as exc:
+        return LintReport(), f"lint skipped: {exc}"
+
+
+@main.command()
+@_common
+@click.option(
+    "--target",
+    default=None,
+    help="Lint the pending files up to this version (default: the latest).",
+)
+@click.option(
+    "--down-to",
+    default=None,
+    metavar="VERSION",
+    help="Lint the down files a rollback to VERSION would run, in their order, instead.",
+)
+@click.option(
+    "--all",
+    "all_files",
+    is_flag=True,
+    help="Lint every file (up to --target, or down to --down-to) without a database, "
+    "each as if the files before it were applied (for CI and pre-commit).",
+)
+@click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default=None,
+              help="Lowest level that exits 1 (default: the checks file's lint.failOn, else error).")  # fmt: skip
+@_guard("lint")
+def lint(ctx: Context, target: str | None, down_to: str | None, all_files: bool,
+         fail_on: FailOn | None) -> None:  # fmt: skip
+    """Lint the plan's SQL with squawk: the pending up files (or, with --down-to, the down
+    files of a rollback). Exit 1 when a finding reaches --fail-on, 2 on bad input."""
+    from dbmigrator.engine.lint import lint_files
+    from dbmigrator.engine.source import read_checks, read_migration_dir
+
+    if target is not None and down_to is not None:
+        raise InputError("give --target or --down-to, not both")
+    if all_files:
+        migrations = read_migration_dir(ctx.directory)
+        checks = read_checks(ctx.checks, os.environ.get("DBMIGRATOR_CHECKS_JSON"), ctx.directory)
+        files = _all_files(migrations, target, down_to)
+        direction: Direction = "down" if down_to is not None else "up"
+        report = lint_files(
+            files, checks.lint, direction=direction, fail_on=fail_on, plan_context=False
+        )
+    elif down_to is not None:
+        engine = ctx.engine()
+        report = engine.lint_down(engine.plan_down(down_to), fail_on=fail_on)
+    else:
+        engine = ctx.engine()
+        report = engine.lint_up(engine.plan(target), fail_on=fail_on)
+    if ctx.output == "json":
+        click.echo(json.dumps(report.as_json()))
+    else:
+        show_lint(ctx.console, report, summary=True)
+    sys.exit(1 if report.failed else 0)
+
+
+def _all_files(
+    migrations: MigrationSet, target: str | None, down_to: str | None
+) -> list[ParsedFile]:
+    """Every up file to --target in order, or with --down-to every down file above it, newest
+    first (the order a rollback runs them). Parsed first: a syntax error is bad input (exit 2)."""
+    from dbmigrator.engine.sqlparse import parse_file
+
+    if down_to is not None:
+        floor = migrations.resolve(down_to, allow_zero=True, what="--down-to")
+        return [
+            parse_file(m.down)
+            for m in reversed(list(migrations))
+            if m.key > floor and m.down is not None
+        ]
+    top = migrations.resolve(target) if target is not None else None
+    return [parse_file(m.up) for m in migrations if top is None or m.key <= top]
 
 
 @main.command()

@@ -32,6 +32,7 @@ Command = Literal[
     "rehearse",
     "repair",
     "bootstrap",
+    "lint",
 ]
 
 

@@ -40,6 +40,8 @@ from dbmigrator.engine.errors import (
     ValidationFailed,
 )
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
+from dbmigrator.engine.lint import lint_files
+from dbmigrator.engine.lintrules import FailOn, LintReport
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.options import RunOptions
 from dbmigrator.engine.planning import (
@@ -188,6 +190,22 @@ class Engine:
     def plan_down(self, target: str) -> DownPlan:
         self.parse_all()
         return plan_down(self.migrations, self.read_applied(), target)
+
+    # ---- lint (squawk) ---------------------------------------------------------------------
+    def lint_up(self, plan: UpPlan, *, fail_on: FailOn | None = None) -> LintReport:
+        """squawk over the plan's pending up files, in plan context (engine/lintrules.py)."""
+        return lint_files(
+            [self.parsed(m.up) for m in plan.migrations], self.checks.lint, fail_on=fail_on
+        )
+
+    def lint_down(self, plan: DownPlan, *, fail_on: FailOn | None = None) -> LintReport:
+        """squawk over the down files a rollback would run, in the order it runs them."""
+        return lint_files(
+            [self.parsed(m.down) for m in plan.migrations if m.down is not None],
+            self.checks.lint,
+            direction="down",
+            fail_on=fail_on,
+        )
 
     # ---- up --------------------------------------------------------------------------------
     def up(self, target: str | None = None, phases: Sequence[Phase] = ()) -> RunResult:

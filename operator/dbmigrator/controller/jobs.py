@@ -97,9 +97,9 @@ def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
 
 
 def build_checks_json(validation: ValidationSpec) -> str:
-    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (keys roleProbes/queries/security)."""
+    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (roleProbes, queries, security, lint)."""
     data = validation.model_dump(by_alias=True, exclude_none=True)
-    checks = {k: data[k] for k in ("roleProbes", "queries", "security")}
+    checks = {k: data[k] for k in ("roleProbes", "queries", "security", "lint")}
     return json.dumps(checks, sort_keys=True, separators=(",", ":"))
 
 

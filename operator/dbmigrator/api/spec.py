@@ -206,7 +206,9 @@ class LintSpec(ApiModel):
         description="Lowest finding level that fails `dbmigrator lint` (never: report only).",
     )
     ignore: list[LintRule] = Field(
-        default_factory=list, max_length=100, description="squawk rules (docs/safety.md lists them) not reported at all."
+        default_factory=list,
+        max_length=100,
+        description="squawk rules (docs/safety.md lists them) not reported at all.",
     )
     error: list[LintRule] = Field(
         default_factory=list,

@@ -30,7 +30,7 @@ from dbmigrator.engine.lintrules import (
     reaches,
 )
 from dbmigrator.engine.sqlparse import ParsedFile, parse_file
-from tests.helpers import run_cli, write_set
+from tests.helpers import REPO, run_cli, write_set
 
 INDEX_AND_TYPE = (
     "-- 009: speed up the status filter\n"
@@ -396,3 +396,17 @@ def test_lint_all_runs_without_a_database(tmp_path: Path) -> None:
     (directory / "checks.yaml").write_text("lint: {ignore: [nope]}\n")
     bad = run_cli("lint", "--all", "--dir", str(directory))
     assert bad.returncode == 2 and "checks.yaml" in bad.output and "nope" in bad.output
+
+
+@pytest.mark.parametrize("directory", ["migrations", "tests/integration/supabase_style"])
+def test_the_projects_own_migration_sets_have_no_error_finding(directory: str) -> None:
+    """Every file as if the ones before it were applied (lint --all), and every down file in
+    the order a rollback to zero runs them: benign sets stay free of errors by default."""
+    from dbmigrator.engine.source import read_migration_dir
+
+    migrations = list(read_migration_dir(REPO / directory))
+    ups = lint_files([parse_file(m.up) for m in migrations], plan_context=False)
+    assert ups.counts["error"] == 0, [f.display for f in ups.findings]
+    downs = [parse_file(m.down) for m in reversed(migrations) if m.down is not None]
+    rollback = lint_files(downs, direction="down")
+    assert rollback.counts["error"] == 0, [f.display for f in rollback.findings]

@@ -23,6 +23,7 @@ from dbmigrator import __version__
 from dbmigrator.console import (
     ConsoleProgress,
     show_down_plan,
+    show_lint,
     show_plan,
     show_result,
     show_status,
@@ -50,7 +51,10 @@ from dbmigrator.engine.results import (
 )
 
 if TYPE_CHECKING:
+    from dbmigrator.engine.files import MigrationSet
+    from dbmigrator.engine.lintrules import Direction, FailOn, LintReport
     from dbmigrator.engine.runner import Engine
+    from dbmigrator.engine.sqlparse import ParsedFile
 from dbmigrator.engine.options import RunOptions
 
 
@@ -226,8 +230,8 @@ def main() -> None:
               help="Plan going down to --target with down files (what `down` would run).")  # fmt: skip
 @_guard("plan")
 def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: bool) -> None:
-    """Show what `up` (or `down`) would run, in which order and how, and the plan's hash
-    (`up --expect-plan HASH` runs only that plan); change nothing."""
+    """Show what `up` (or `down`) would run, in which order and how, its lint findings and the
+    plan's hash (`up --expect-plan HASH` runs only that plan); change nothing."""
     from dbmigrator.engine.planhash import build_plan, build_plan_info
     from dbmigrator.engine.sqlparse import plan_cluster_wide
 
@@ -236,23 +240,33 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
         if target is None:
             raise InputError("plan --down needs --target VERSION (the version to go back to)")
         down = engine.plan_down(target)
+        report, skipped = _plan_lint(lambda: engine.lint_down(down))
         facts = build_plan(engine.migrations, "down", down.current, target)
-        info = build_plan_info(facts)
+        info = _with_lint(build_plan_info(facts), report)
+        warnings = [skipped] if skipped else []
         if ctx.output == "json":
-            click.echo(json.dumps({"command": "plan", "ok": True, "currentVersion": down.current,
-                                   "targetVersion": target, "plan": _plan_json(info)}))  # fmt: skip
+            click.echo(json.dumps({
+                "command": "plan", "ok": True, "currentVersion": down.current, "targetVersion": target,
+                "warnings": warnings, "lint": [f.as_json() for f in report.findings],
+                "lintCounts": report.counts, "plan": _plan_json(info),
+            }))  # fmt: skip
         else:
             show_down_plan(ctx.console, down)
-            _show_plan_hash(ctx, info.hash, "down", target)
-        _plan_result(ctx, info)
+            _show_lint_and_hash(ctx, report, skipped, info, target)
+        _plan_result(ctx, info, warnings)
         return
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
     end = up_plan.target or up_plan.current or "0"
-    info = build_plan_info(build_plan(engine.migrations, "up", up_plan.current, end))
+    report, skipped = _plan_lint(lambda: engine.lint_up(up_plan))
+    info = _with_lint(
+        build_plan_info(build_plan(engine.migrations, "up", up_plan.current, end)), report
+    )
+    warnings = [*up_plan.warnings, *([skipped] if skipped else [])]
     if ctx.output == "json":
         click.echo(json.dumps({
             "command": "plan", "ok": True, "currentVersion": up_plan.current, "targetVersion": up_plan.target,
-            "warnings": list(up_plan.warnings),
+            "warnings": warnings,
+            "lint": [f.as_json() for f in report.findings], "lintCounts": report.counts,
             "phases": [{"name": ph.name, "through": ph.through, "migrations": [
                 {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
                  "statements": len(engine.parsed(m.up).executable),
@@ -270,22 +284,38 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
         show_plan(
             ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
         )
-        _show_plan_hash(ctx, info.hash, "up", end)
-    _plan_result(ctx, info, list(up_plan.warnings))
+        _show_lint_and_hash(ctx, report, skipped, info, end)
+    _plan_result(ctx, info, warnings)
+
+
+def _show_lint_and_hash(
+    ctx: Context, report: LintReport, skipped: str | None, info: PlanInfo, target: str
+) -> None:
+    show_lint(ctx.console, report, summary=False)
+    if skipped:
+        ctx.console.print(f"[yellow]warning:[/] {escape(skipped)}")
+    command = "up" if info.direction == "up" else "down"
+    ctx.console.print(f"Plan hash: [bold]{info.hash}[/]", highlight=False)
+    ctx.console.print(
+        f"Run exactly this plan: dbmigrator {command} --target {target} --expect-plan {info.hash}",
+        highlight=False,
+    )
+
+
+def _with_lint(info: PlanInfo, report: LintReport) -> PlanInfo:
+    """The plan with its lint findings (bounded like its files) and their counts."""
+    from dbmigrator.engine.planhash import MAX_PLAN_FILES
+    from dbmigrator.engine.results import LintCounts, PlanLintItem
+
+    items = [PlanLintItem(file=f.file, line=f.line, rule=f.rule, level=f.level, message=f.message)
+             for f in report.findings[:MAX_PLAN_FILES]]  # fmt: skip
+    counts = LintCounts(**report.counts)
+    return info.model_copy(update={"lint": items, "lint_counts": counts})
 
 
 def _plan_json(info: PlanInfo) -> dict[str, Any]:
     data: dict[str, Any] = info.model_dump(by_alias=True, exclude_none=True)
     return data
-
-
-def _show_plan_hash(ctx: Context, plan_hash: str, direction: str, target: str) -> None:
-    command = "up" if direction == "up" else "down"
-    ctx.console.print(f"Plan hash: [bold]{plan_hash}[/]", highlight=False)
-    ctx.console.print(
-        f"Run exactly this plan: dbmigrator {command} --target {target} --expect-plan {plan_hash}",
-        highlight=False,
-    )
 
 
 def _plan_result(ctx: Context, info: PlanInfo, warnings: list[str] | None = None) -> None:
@@ -336,6 +366,88 @@ def _plan_options(
         "plan_from": plan_from,
         "plan_target": plan_target,
     }
+
+
+def _plan_lint(lint: Callable[[], LintReport]) -> tuple[LintReport, str | None]:
+    """The plan's lint findings; `plan` never fails on lint, so a missing or failing squawk
+    becomes a warning (with an empty report)."""
+    from dbmigrator.engine.lintrules import LintReport
+
+    try:
+        return lint(), None
+    except EngineError as exc:
+        return LintReport(), f"lint skipped: {exc}"
+
+
+@main.command()
+@_common
+@click.option(
+    "--target",
+    default=None,
+    help="Lint the pending files up to this version (default: the latest).",
+)
+@click.option(
+    "--down-to",
+    default=None,
+    metavar="VERSION",
+    help="Lint the down files a rollback to VERSION would run, in their order, instead.",
+)
+@click.option(
+    "--all",
+    "all_files",
+    is_flag=True,
+    help="Lint every file (up to --target, or down to --down-to) without a database, "
+    "each as if the files before it were applied (for CI and pre-commit).",
+)
+@click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default=None,
+              help="Lowest level that exits 1 (default: the checks file's lint.failOn, else error).")  # fmt: skip
+@_guard("lint")
+def lint(ctx: Context, target: str | None, down_to: str | None, all_files: bool,
+         fail_on: FailOn | None) -> None:  # fmt: skip
+    """Lint the plan's SQL with squawk: the pending up files (or, with --down-to, the down
+    files of a rollback). Exit 1 when a finding reaches --fail-on, 2 on bad input."""
+    from dbmigrator.engine.lint import lint_files
+    from dbmigrator.engine.source import read_checks, read_migration_dir
+
+    if target is not None and down_to is not None:
+        raise InputError("give --target or --down-to, not both")
+    if all_files:
+        migrations = read_migration_dir(ctx.directory)
+        checks = read_checks(ctx.checks, os.environ.get("DBMIGRATOR_CHECKS_JSON"), ctx.directory)
+        files = _all_files(migrations, target, down_to)
+        direction: Direction = "down" if down_to is not None else "up"
+        report = lint_files(
+            files, checks.lint, direction=direction, fail_on=fail_on, plan_context=False
+        )
+    elif down_to is not None:
+        engine = ctx.engine()
+        report = engine.lint_down(engine.plan_down(down_to), fail_on=fail_on)
+    else:
+        engine = ctx.engine()
+        report = engine.lint_up(engine.plan(target), fail_on=fail_on)
+    if ctx.output == "json":
+        click.echo(json.dumps(report.as_json()))
+    else:
+        show_lint(ctx.console, report, summary=True)
+    sys.exit(1 if report.failed else 0)
+
+
+def _all_files(
+    migrations: MigrationSet, target: str | None, down_to: str | None
+) -> list[ParsedFile]:
+    """Every up file to --target in order, or with --down-to every down file above it, newest
+    first (the order a rollback runs them). Parsed first: a syntax error is bad input (exit 2)."""
+    from dbmigrator.engine.sqlparse import parse_file
+
+    if down_to is not None:
+        floor = migrations.resolve(down_to, allow_zero=True, what="--down-to")
+        return [
+            parse_file(m.down)
+            for m in reversed(list(migrations))
+            if m.key > floor and m.down is not None
+        ]
+    top = migrations.resolve(target) if target is not None else None
+    return [parse_file(m.up) for m in migrations if top is None or m.key <= top]
 
 
 @main.command()

@@ -166,7 +166,7 @@ def test_args_need_their_inputs() -> None:
 
 def test_checks_json_has_the_engine_keys() -> None:
     checks = json.loads(build_checks_json(spec().validation))
-    assert set(checks) == {"roleProbes", "queries", "security"}
+    assert set(checks) == {"roleProbes", "queries", "security", "lint"}
     assert checks["roleProbes"] == [{"role": "anon", "sql": "select 1", "expect": "allowed"}]
     assert checks["queries"][0]["maxDegradationPercent"] == 50.0
     assert checks["security"] == {"requireRlsOnExposedTables": False}

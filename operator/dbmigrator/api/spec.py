@@ -24,6 +24,7 @@ from dbmigrator.api.fields import (
     Version,
     cel_rules,
 )
+from dbmigrator.api.lint import LintFailOn, LintRule
 
 
 class SecretKeyRef(ApiModel):
@@ -197,6 +198,30 @@ class SecurityChecks(ApiModel):
     )
 
 
+class LintSpec(ApiModel):
+    """Migration lint with squawk: which rules count as what (docs/safety.md has the defaults)."""
+
+    fail_on: LintFailOn = Field(
+        default="error",
+        description="Lowest finding level that fails `dbmigrator lint` (never: report only).",
+    )
+    ignore: list[LintRule] = Field(
+        default_factory=list,
+        max_length=100,
+        description="squawk rules (docs/safety.md lists them) not reported at all.",
+    )
+    error: list[LintRule] = Field(
+        default_factory=list,
+        max_length=100,
+        description="squawk rules raised to error (naming an opt-in rule enables it).",
+    )
+    warning: list[LintRule] = Field(
+        default_factory=list,
+        max_length=100,
+        description="squawk rules lowered to warning (naming an opt-in rule enables it).",
+    )
+
+
 class ValidationSpec(ApiModel):
     """Checks run after each migration (and after a rollback)."""
 
@@ -216,6 +241,10 @@ class ValidationSpec(ApiModel):
     )
     security: SecurityChecks = Field(
         default_factory=SecurityChecks, description="Security checks beyond role probes."
+    )
+    lint: LintSpec = Field(
+        default_factory=LintSpec,
+        description="Migration lint (squawk) of each plan: rule levels and what fails it.",
     )
 
 

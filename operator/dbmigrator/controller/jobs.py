@@ -99,9 +99,9 @@ def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
 
 
 def build_checks_json(validation: ValidationSpec) -> str:
-    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (keys roleProbes/queries/security)."""
+    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (roleProbes, queries, security, lint)."""
     data = validation.model_dump(by_alias=True, exclude_none=True)
-    checks = {k: data[k] for k in ("roleProbes", "queries", "security")}
+    checks = {k: data[k] for k in ("roleProbes", "queries", "security", "lint")}
     return json.dumps(checks, sort_keys=True, separators=(",", ":"))
 
 
@@ -306,7 +306,8 @@ def _container(
         {"name": c.ENV_APPLICATION_NAME, "value": f"dbmigrator-{owner.namespace}-{owner.name}"},
         {"name": "HOME", "value": c.TMP_DIR},
     ]
-    if request.kind in ("plan", "rehearse", "migrate", "down") and spec.validation.enabled:
+    checks = request.kind in ("rehearse", "migrate", "down") and spec.validation.enabled
+    if checks or request.kind == "plan":  # the plan step lints with spec.validation.lint
         env.append({"name": c.ENV_CHECKS_JSON, "value": build_checks_json(spec.validation)})
     if any(m["name"] == "backups" for m in mounts):
         env.append({"name": c.ENV_BACKUP_ROOT, "value": c.BACKUPS_DIR})

@@ -40,6 +40,7 @@ Command = Literal[
     "rehearse",
     "repair",
     "bootstrap",
+    "lint",
 ]
 
 

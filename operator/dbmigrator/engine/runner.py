@@ -40,6 +40,8 @@ from dbmigrator.engine.errors import (
     ValidationFailed,
 )
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
+from dbmigrator.engine.lint import lint_files
+from dbmigrator.engine.lintrules import FailOn, LintReport
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.options import RunOptions
 from dbmigrator.engine.planhash import Direction, check_in_range, check_plan
@@ -211,6 +213,22 @@ class Engine:
         check_plan(self.migrations, direction, o.expect_plan, start, end)
         check_in_range(direction, list(versions), start, end)
         self.progress.info(f"plan {o.expect_plan} verified: the files are the approved ones")
+
+    # ---- lint (squawk) ---------------------------------------------------------------------
+    def lint_up(self, plan: UpPlan, *, fail_on: FailOn | None = None) -> LintReport:
+        """squawk over the plan's pending up files, in plan context (engine/lintrules.py)."""
+        return lint_files(
+            [self.parsed(m.up) for m in plan.migrations], self.checks.lint, fail_on=fail_on
+        )
+
+    def lint_down(self, plan: DownPlan, *, fail_on: FailOn | None = None) -> LintReport:
+        """squawk over the down files a rollback would run, in the order it runs them."""
+        return lint_files(
+            [self.parsed(m.down) for m in plan.migrations if m.down is not None],
+            self.checks.lint,
+            direction="down",
+            fail_on=fail_on,
+        )
 
     # ---- up --------------------------------------------------------------------------------
     def up(self, target: str | None = None, phases: Sequence[Phase] = ()) -> RunResult:

@@ -23,6 +23,7 @@ from dbmigrator import __version__
 from dbmigrator.console import (
     ConsoleProgress,
     show_down_plan,
+    show_drift,
     show_lint,
     show_plan,
     show_result,
@@ -51,6 +52,7 @@ from dbmigrator.engine.results import (
 )
 
 if TYPE_CHECKING:
+    from dbmigrator.engine.drift import Baseline, DriftReport
     from dbmigrator.engine.files import MigrationSet
     from dbmigrator.engine.lintrules import Direction, FailOn, LintReport
     from dbmigrator.engine.runner import Engine
@@ -76,12 +78,16 @@ class Context:
             self.dsn = resolve_dsn(self.database_url)
         return self.dsn
 
-    def engine(self, **overrides: Any) -> Engine:
+    def engine(self, *, optional_dir: bool = False, **overrides: Any) -> Engine:
         # Loaded here: pglast and the validation code are not needed by backup, restore, status.
+        from dbmigrator.engine.files import build_migration_set
         from dbmigrator.engine.runner import Engine
         from dbmigrator.engine.source import read_checks, read_migration_dir
 
-        migrations = read_migration_dir(self.directory)
+        if optional_dir and not self.directory.exists():
+            migrations = build_migration_set(str(self.directory), [])
+        else:
+            migrations = read_migration_dir(self.directory)
         checks = read_checks(self.checks, os.environ.get("DBMIGRATOR_CHECKS_JSON"), self.directory)
         options = RunOptions(**{**self.options.__dict__, **overrides})
         return Engine(self.resolve_dsn(), migrations, checks, options, self.progress)
@@ -112,6 +118,30 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+_drift_option = click.option(
+    "--drift", "drift_mode", type=click.Choice(["fail", "warn", "ignore"]), default="warn",
+    show_default=True,
+    help="Schema changes made outside migrations since the last run: stop before anything "
+    "runs (fail), report them and go on (warn), or do not look (ignore).",
+)  # fmt: skip
+
+
+def _drift_json(report: DriftReport) -> dict[str, Any]:
+    """`baseline` (null before the first run) and the changes, for plan and drift."""
+    from dbmigrator.engine.runner import drift_items
+
+    items, _ = drift_items(report)
+    return {
+        "baseline": _baseline_json(report.baseline) if report.baseline else None,
+        "drift": [i.model_dump(by_alias=True) for i in items] if report.baseline else [],
+        "driftCount": len(report.changes),
+    }
+
+
+def _baseline_json(baseline: Baseline) -> dict[str, Any]:
+    return {"version": baseline.version, "takenAt": baseline.taken_at, "sha256": baseline.sha256}
 
 
 def _context(kwargs: dict[str, Any]) -> Context:
@@ -241,6 +271,7 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
             raise InputError("plan --down needs --target VERSION (the version to go back to)")
         down = engine.plan_down(target)
         report, skipped = _plan_lint(lambda: engine.lint_down(down))
+        drift = engine.drift()
         facts = build_plan(engine.migrations, "down", down.current, target)
         info = _with_lint(build_plan_info(facts), report)
         warnings = [skipped] if skipped else []
@@ -248,12 +279,13 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
             click.echo(json.dumps({
                 "command": "plan", "ok": True, "currentVersion": down.current, "targetVersion": target,
                 "warnings": warnings, "lint": [f.as_json() for f in report.findings],
-                "lintCounts": report.counts, "plan": _plan_json(info),
+                "lintCounts": report.counts, **_drift_json(drift), "plan": _plan_json(info),
             }))  # fmt: skip
         else:
             show_down_plan(ctx.console, down)
+            show_drift(ctx.console, drift)
             _show_lint_and_hash(ctx, report, skipped, info, target)
-        _plan_result(ctx, info, warnings)
+        _plan_result(ctx, info, warnings, drift)
         return
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
     end = up_plan.target or up_plan.current or "0"
@@ -262,11 +294,13 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
         build_plan_info(build_plan(engine.migrations, "up", up_plan.current, end)), report
     )
     warnings = [*up_plan.warnings, *([skipped] if skipped else [])]
+    drift = engine.drift()
     if ctx.output == "json":
         click.echo(json.dumps({
             "command": "plan", "ok": True, "currentVersion": up_plan.current, "targetVersion": up_plan.target,
             "warnings": warnings,
             "lint": [f.as_json() for f in report.findings], "lintCounts": report.counts,
+            **_drift_json(drift),
             "phases": [{"name": ph.name, "through": ph.through, "migrations": [
                 {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
                  "statements": len(engine.parsed(m.up).executable),
@@ -284,8 +318,9 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
         show_plan(
             ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
         )
+        show_drift(ctx.console, drift)
         _show_lint_and_hash(ctx, report, skipped, info, end)
-    _plan_result(ctx, info, warnings)
+    _plan_result(ctx, info, warnings, drift)
 
 
 def _show_lint_and_hash(
@@ -318,14 +353,18 @@ def _plan_json(info: PlanInfo) -> dict[str, Any]:
     return data
 
 
-def _plan_result(ctx: Context, info: PlanInfo, warnings: list[str] | None = None) -> None:
+def _plan_result(ctx: Context, info: PlanInfo, warnings: list[str], drift: DriftReport) -> None:
     """A Job's plan step reads the plan from the termination log, like every other command."""
+    from dbmigrator.engine.runner import drift_items
+
     ctx.progress.close()
     if ctx.termination_log is not None:
+        items, count = drift_items(drift)
         result = RunResult(
             command="plan", ok=True, exit_code=0, database=ctx.resolve_dsn().dbname,
             from_version=info.from_version, current_version=info.from_version or "0",
-            target_version=info.target_version, plan=info, warnings=warnings or [],
+            target_version=info.target_version, plan=info, warnings=warnings,
+            drift=items, drift_count=count,
         )  # fmt: skip
         _write_termination_log(ctx.termination_log, result)
 
@@ -464,14 +503,15 @@ def _all_files(
     help="Apply pending versions older than the newest applied one.",
 )
 @_expect_plan
+@_drift_option
 @_guard("up")
 def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: bool,
-       on_failure: str, allow_out_of_order: bool, expect_plan: str | None,
+       on_failure: str, allow_out_of_order: bool, drift_mode: str, expect_plan: str | None,
        plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
     """Apply pending migrations up to a target, validating after each one."""
     engine = ctx.engine(
         validate=not no_validate, on_failure=on_failure, allow_out_of_order=allow_out_of_order,
-        **_plan_options(expect_plan, plan_from, plan_target),
+        drift=drift_mode, **_plan_options(expect_plan, plan_from, plan_target),
     )  # fmt: skip
     _finish(ctx, engine.up(target, [parse_phase(p) for p in phases]))
 
@@ -482,13 +522,15 @@ def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: b
 @click.option("--dry-run", is_flag=True, help="Only show which down files would run.")
 @click.option("--no-validate", is_flag=True, help="Skip validation afterwards.")
 @_expect_plan
+@_drift_option
 @_guard("down")
-def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, expect_plan: str | None,
-         plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
+def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, drift_mode: str,
+         expect_plan: str | None, plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
     """Run down files in reverse order back to a target version."""
     engine = ctx.engine(
-        validate=not no_validate, **_plan_options(expect_plan, plan_from, plan_target)
-    )
+        validate=not no_validate, drift=drift_mode,
+        **_plan_options(expect_plan, plan_from, plan_target),
+    )  # fmt: skip
     if dry_run:
         show_down_plan(ctx.console, engine.plan_down(target))
         return
@@ -518,6 +560,56 @@ def status(ctx: Context) -> None:
     else:
         show_status(ctx.console, report, history)
     sys.exit(0 if report.ok else 1)
+
+
+@main.command("drift")
+@_common
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out objects matching this fnmatch pattern on schema.object (repeatable; "
+    "added to the checks file's drift.exclude), e.g. 'public.tmp_*' or 'audit.*'.",
+)
+@click.option(
+    "--accept",
+    is_flag=True,
+    help="Record the live schema as the new baseline (after reviewing the drift).",
+)
+@_guard("drift")
+def drift_command(ctx: Context, excludes: tuple[str, ...], accept: bool) -> None:
+    """Compare the live schema with the snapshot recorded after the last run: exit 1 on drift
+    (each change on its own line), 0 when none or when there is no snapshot yet."""
+    from dbmigrator.engine.checksfile import DriftSettings
+
+    try:
+        DriftSettings(exclude=excludes)
+    except ValueError as exc:
+        raise InputError(f"--exclude: {exc}") from None
+    engine = ctx.engine(optional_dir=True)
+    if accept:
+        baseline = engine.accept_drift()
+        ctx.progress.close()
+        if ctx.output == "json":
+            click.echo(json.dumps({"command": "drift", "ok": True, "accepted": True,
+                                   "baseline": _baseline_json(baseline), "drift": [], "count": 0}))  # fmt: skip
+        else:
+            ctx.console.print(
+                f"recorded the live schema as the baseline (sha256 {baseline.sha256[:16]}…, "
+                f"version {baseline.version or 'none'})", highlight=False,
+            )  # fmt: skip
+        return
+    report = engine.drift(excludes)
+    ctx.progress.close()
+    if ctx.output == "json":
+        data = _drift_json(report)
+        click.echo(json.dumps({"command": "drift", "ok": not report.changes,
+                               "baseline": data["baseline"], "drift": data["drift"],
+                               "count": data["driftCount"]}))  # fmt: skip
+    else:
+        show_drift(Console(highlight=False, width=ctx.console.width), report)
+    sys.exit(1 if report.changes else 0)
 
 
 @main.command()
@@ -602,6 +694,7 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
         ctx.progress.info(f"restoring {source} into {dsn.dbname} (at {before or 'no version'})")
         dropped = restore_backup(dsn, conn, source)
         after = current_version(tracking.read_applied(conn))
+        _refresh_baseline(ctx, conn, engine, after)
     if dropped:
         ctx.progress.info(f"dropped {dropped} object(s) created after the backup")
     result = engine.validate() if engine is not None and engine.migrations.migrations else None
@@ -610,6 +703,24 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
         database=dsn.dbname, from_version=before, current_version=after,
         validation=result.validation if result else None, error=result.error if result else None,
     ))  # fmt: skip
+
+
+def _refresh_baseline(ctx: Context, conn: Any, engine: Engine | None, version: str | None) -> None:
+    """After a restore the schema is the backup's: record it as the drift baseline, over the
+    files' schemas, else those of the restored baseline, else `public`."""
+    from dbmigrator.engine import snapshot
+
+    tracking.ensure_tables(conn)
+    if engine is not None:
+        schemas = engine.managed_schemas()
+    else:
+        restored = snapshot.read_baseline(conn)
+        schemas = restored.snapshot.schemas if restored else ("public",)
+    live = snapshot.fetch_snapshot(conn, schemas)
+    snapshot.record_snapshot(conn, live, version, "restore")
+    ctx.progress.info(
+        f"recorded the restored schema as the drift baseline ({len(live.objects)} objects)"
+    )
 
 
 @main.command()

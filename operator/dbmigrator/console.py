@@ -21,6 +21,7 @@ from dbmigrator.engine.progress import Progress
 from dbmigrator.engine.results import RunResult, format_error
 
 if TYPE_CHECKING:  # pglast loads only for the commands that parse SQL
+    from dbmigrator.engine.drift import DriftReport
     from dbmigrator.engine.lintrules import LintReport
     from dbmigrator.engine.sqlparse import ParsedFile, Statement
 
@@ -254,8 +255,28 @@ def show_result(console: Console, result: RunResult) -> None:
             )
 
 
+def show_drift(console: Console, report: DriftReport) -> None:
+    """Each change on its own line (stdout unless JSON mode), then one summary line."""
+    baseline = report.baseline
+    if baseline is None:
+        console.print("no baseline yet: run up first (each run records a snapshot of the schema)")
+        return
+    since = f"the snapshot taken at {baseline.taken_at} (version {baseline.version or 'none'})"
+    for change in report.changes:
+        console.print(escape(change.message), highlight=False, soft_wrap=True)
+    if report.changes:
+        console.print(
+            f"{FAIL} {len(report.changes)} schema change(s) made outside migrations since {since}",
+            highlight=False,
+        )
+    else:
+        console.print(f"{OK} no drift: the schema matches {since}", highlight=False)
+
+
 def summary_line(result: RunResult) -> str:
     parts = []
+    if result.drift_count:
+        parts.append(f"{result.drift_count} schema change(s) made outside migrations (drift)")
     if result.applied:
         parts.append(f"{len(result.applied)} migration(s) applied")
     if result.reverted:

@@ -222,6 +222,19 @@ class LintSpec(ApiModel):
     )
 
 
+class DriftChecks(ApiModel):
+    """Live-schema drift: what the comparison with the last run's snapshot leaves out."""
+
+    exclude: list[Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$", max_length=255)]] = (
+        Field(
+            default_factory=list,
+            max_length=100,
+            description="Objects drift ignores: fnmatch patterns on schema.object, e.g. "
+            "public.tmp_* or audit.* (a function also matches without its arguments).",
+        )
+    )
+
+
 class ValidationSpec(ApiModel):
     """Checks run after each migration (and after a rollback)."""
 
@@ -245,6 +258,12 @@ class ValidationSpec(ApiModel):
     lint: LintSpec = Field(
         default_factory=LintSpec,
         description="Migration lint (squawk) of each plan: rule levels and what fails it.",
+    )
+
+    drift: DriftChecks = Field(
+        default_factory=DriftChecks,
+        description="Live-schema drift: objects left out of the comparison with the snapshot "
+        "recorded after the last run.",
     )
 
 

@@ -34,7 +34,7 @@ from dbmigrator.controller.observed import Observed
 from dbmigrator.controller.stepids import StepId
 from dbmigrator.controller.steps import AwaitApproval, Fail
 from dbmigrator.engine.planhash import short_hash
-from dbmigrator.engine.results import PlanInfo
+from dbmigrator.engine.results import PlanInfo, RunResult
 
 
 def has_plan_step(run: RunState) -> bool:
@@ -56,9 +56,12 @@ def review_required(spec: DatabaseMigrationSpec, plan: PlanStatus) -> bool:
 
 
 def build_plan_status(
-    spec: DatabaseMigrationSpec, info: PlanInfo, generation: int, now: str
+    spec: DatabaseMigrationSpec, info: PlanInfo, result: RunResult, generation: int, now: str
 ) -> PlanStatus:
-    """status.plan from the plan step's result (lists bounded, counts kept)."""
+    """status.plan from the plan step's result (lists bounded, counts kept; no drift when
+    spec.safety.drift is Ignore)."""
+    drift_on = spec.safety.drift != "Ignore"
+    drift = result.drift if drift_on else []
     plan = PlanStatus(
         hash=info.hash,
         direction=info.direction,
@@ -82,9 +85,9 @@ def build_plan_status(
             DriftItemStatus(
                 object=d.object, kind=d.kind or None, change=d.change or None, message=d.message
             )
-            for d in info.drift[: c.PLAN_DRIFT_LIMIT]
+            for d in drift[: c.PLAN_DRIFT_LIMIT]
         ],
-        drift_count=max(info.drift_count, len(info.drift)),
+        drift_count=max(result.drift_count or 0, len(drift)) if drift_on else 0,
         generation=generation,
         computed_at=now,
     )

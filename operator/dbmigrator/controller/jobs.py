@@ -49,6 +49,7 @@ class JobRequest:
     operation: str = "upgrade"
     backup_sha256: str | None = None
     plan: tuple[str, str, str] | None = None  # (hash, from, target): run exactly that plan
+    recovery: bool = False  # the down/restore that undoes a failed run
 
     @property
     def kind(self) -> StepKind:
@@ -99,9 +100,12 @@ def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
 
 
 def build_checks_json(validation: ValidationSpec) -> str:
-    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (roleProbes, queries, security, lint)."""
+    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (roleProbes, queries, security,
+    lint, and drift when it excludes something: unchanged Jobs for resources that do not use it)."""
     data = validation.model_dump(by_alias=True, exclude_none=True)
     checks = {k: data[k] for k in ("roleProbes", "queries", "security", "lint")}
+    if validation.drift.exclude:
+        checks["drift"] = data["drift"]
     return json.dumps(checks, sort_keys=True, separators=(",", ":"))
 
 
@@ -126,6 +130,11 @@ def build_args(request: JobRequest, spec: DatabaseMigrationSpec, resource: str) 
         return [*args, *down, *tail]
     if kind == "migrate":
         args += ["--on-failure", request.on_failure]
+    if kind in ("migrate", "down"):
+        # spec.safety.drift again right before the change (the plan step saw it first); a
+        # recovery down after a failure undoes whatever the schema looks like.
+        drift = "ignore" if request.recovery else spec.safety.drift.lower()
+        args += ["--drift", drift]
     if request.plan is not None:
         plan_hash, plan_from, plan_target = request.plan
         args += ["--expect-plan", plan_hash, "--plan-from", plan_from, "--plan-target", plan_target]
@@ -306,8 +315,11 @@ def _container(
         {"name": c.ENV_APPLICATION_NAME, "value": f"dbmigrator-{owner.namespace}-{owner.name}"},
         {"name": "HOME", "value": c.TMP_DIR},
     ]
-    checks = request.kind in ("rehearse", "migrate", "down") and spec.validation.enabled
-    if checks or request.kind == "plan":  # the plan step lints with spec.validation.lint
+    validation = spec.validation
+    checks = request.kind in ("rehearse", "migrate", "down") and (
+        validation.enabled or bool(validation.drift.exclude)
+    )
+    if checks or request.kind == "plan":  # the plan step lints and checks drift with them
         env.append({"name": c.ENV_CHECKS_JSON, "value": build_checks_json(spec.validation)})
     if any(m["name"] == "backups" for m in mounts):
         env.append({"name": c.ENV_BACKUP_ROOT, "value": c.BACKUPS_DIR})

@@ -29,6 +29,7 @@ TRANSIENT_KINDS = {
 _MIGRATE_FAILURES = {
     "validation": Reason.VALIDATION_FAILED,
     "drift": Reason.DRIFT_DETECTED,
+    "schema-drift": Reason.DRIFT_DETECTED,  # spec.safety.drift Fail, seen right before the change
     "input": Reason.INVALID_MIGRATIONS,
 }
 
@@ -67,6 +68,8 @@ def failure_reason(step: StepId, result: RunResult | None) -> str:
         return Reason.JOB_FAILED
     if result.error is not None and result.error.kind == "plan":
         return Reason.PLAN_CHANGED  # the files are not the approved plan (any step)
+    if result.error is not None and result.error.kind == "schema-drift":
+        return Reason.DRIFT_DETECTED
     if step.facts.failure is not None:
         return step.facts.failure
     error = result.error.kind if result.error is not None else None

@@ -348,6 +348,7 @@ def _advance(
         operation=run.operation,
         backup_sha256=_backup_sha256(status, run) if restore else None,
         plan=plan_binding(status, run, sid),
+        recovery=run.failure is not None,
     )
     message = _progress_message(spec, run, step, name)
     return CreateJob(

@@ -114,9 +114,9 @@ def _check_plan(result: RunResult) -> str | None:
     ):
         if version is not None and not _VERSION.fullmatch(version):
             return f"{where} is not a version (digits)"
-    if max(len(p.files), len(p.lint), len(p.drift)) > MAX_ITEMS:
+    if max(len(p.files), len(p.lint), len(result.drift)) > MAX_ITEMS:
         return f"plan has a list of more than {MAX_ITEMS} items"
-    if min(p.file_count, p.drift_count, p.lint_counts.error, p.lint_counts.warning) < 0:
+    if min(p.file_count, result.drift_count or 0, p.lint_counts.error, p.lint_counts.warning) < 0:
         return "plan has a negative count"
     for i, f in enumerate(p.files):
         problem = _check_migration(f"plan.files[{i}]", f.version, f.name)
@@ -129,9 +129,9 @@ def _check_plan(result: RunResult) -> str | None:
         for i, x in enumerate(p.lint)
         for k, v in (("file", x.file), ("rule", x.rule), ("message", x.message))
     ]
-    texts += [(f"plan.drift[{i}].{k}", v) for i, x in enumerate(p.drift)
-              for k, v in (("object", x.object), ("kind", x.kind), ("change", x.change),
-                           ("message", x.message))]  # fmt: skip
+    texts += [(f"drift[{i}].{k}", v) for i, x in enumerate(result.drift)
+              for k, v in (("object", x.object), ("kind", x.kind), ("name", x.name),
+                           ("change", x.change), ("message", x.message))]  # fmt: skip
     for where, value in texts:
         problem = _check_text(where, value, MAX_TEXT if where.endswith("message") else MAX_NAME)
         if problem:

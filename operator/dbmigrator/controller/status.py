@@ -113,7 +113,7 @@ def record_result(
     now = format_time(observed.now)
     status = adopt_run(spec, status, observed, rec.run, now)
     if rec.step.kind == "plan" and rec.result is not None and rec.result.plan is not None:
-        plan = build_plan_status(spec, rec.result.plan, rec.run.generation, now)
+        plan = build_plan_status(spec, rec.result.plan, rec.result, rec.run.generation, now)
         status = status.model_copy(update={"plan": plan})
     return apply_record(status, observed, rec, now)
 

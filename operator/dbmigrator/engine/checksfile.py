@@ -142,6 +142,22 @@ class SecuritySettings(_Model):
     )
 
 
+class DriftSettings(_Model):
+    exclude: tuple[str, ...] = Field(
+        default=(),
+        description="Objects drift ignores: fnmatch patterns on schema.object, e.g. "
+        "public.tmp_* or audit.*.",
+    )
+
+    @field_validator("exclude")
+    @classmethod
+    def _patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if not pattern.strip() or "." not in pattern:
+                raise ValueError(f"{pattern!r} is not a schema.object pattern (e.g. audit.*)")
+        return patterns
+
+
 class ChecksConfig(_Model):
     role_probes: tuple[RoleProbe, ...] = ()
     queries: tuple[TimedQuery, ...] = ()
@@ -149,6 +165,7 @@ class ChecksConfig(_Model):
     enabled: bool = True
     lint: LintConfig = LintConfig()
     """Levels of squawk's rules and the level that fails `dbmigrator lint` (engine/lintrules)."""
+    drift: DriftSettings = DriftSettings()
     publications: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Expected members per publication (`schema.table` or `table`), for what files add in
     ways parsing cannot see, e.g. a DO block adding tables to supabase_realtime."""

@@ -75,6 +75,15 @@ class PlanChanged(EngineError):
 
 
 @dataclass
+class DriftDetected(EngineError):
+    """The live schema differs from the snapshot recorded after the last run (`--drift fail`):
+    nothing ran."""
+
+    kind: ErrorKind = "schema-drift"
+    exit_code: int = 1
+
+
+@dataclass
 class MigrationError(EngineError):
     """A statement failed; the file's transaction was rolled back."""
 

@@ -22,3 +22,6 @@ class RunOptions:
     """The approved plan's start version (None: the database's version when the run starts)."""
     plan_target: str | None = None
     """The approved plan's target (None: this run's target)."""
+    drift: Literal["fail", "warn", "ignore"] = "warn"
+    """Schema changes made outside migrations since the last run: stop before anything runs,
+    report and go on, or do not look."""

@@ -25,6 +25,7 @@ ErrorKind = Literal[
     "database",
     "lock",
     "drift",
+    "schema-drift",
     "backup",
     "interrupted",
     "plan",
@@ -41,7 +42,10 @@ Command = Literal[
     "repair",
     "bootstrap",
     "lint",
+    "drift",
 ]
+DRIFT_LIMIT = 20
+"""Schema changes listed in a result (`driftCount` counts them all)."""
 
 
 class _Wire(BaseModel):
@@ -116,15 +120,9 @@ class PlanLintItem(_Wire):
     message: str
 
 
-class PlanDriftItem(_Wire):
-    object: str
-    kind: str = ""
-    change: str = ""
-    message: str
-
-
 class PlanInfo(_Wire):
-    """What `plan` computed: the run's files and their hash, what lint and drift found.
+    """What `plan` computed: the run's files and their hash, what lint found (live-schema
+    drift is the result's own `drift`/`driftCount`, as for `up`).
 
     The hash and the counts always survive compaction; the lists are bounded and then trimmed.
     """
@@ -137,8 +135,16 @@ class PlanInfo(_Wire):
     file_count: int = 0
     lint: list[PlanLintItem] = Field(default_factory=list)
     lint_counts: LintCounts = Field(default_factory=LintCounts)
-    drift: list[PlanDriftItem] = Field(default_factory=list)
-    drift_count: int = 0
+
+
+class DriftItem(_Wire):
+    """One object changed outside migrations since the last recorded snapshot."""
+
+    object: str
+    kind: str
+    name: str = ""
+    change: str
+    message: str
 
 
 class ErrorInfo(_Wire):
@@ -180,6 +186,10 @@ class RunResult(_Wire):
     error: ErrorInfo | None = None
     warnings: list[str] = Field(default_factory=list)
     """What the run could not do as asked, e.g. what a rehearsal could not isolate."""
+    drift: list[DriftItem] = Field(default_factory=list)
+    """Schema changes made outside migrations, found before the run (at most DRIFT_LIMIT)."""
+    drift_count: int | None = None
+    """How many there were; None when drift was not checked (no baseline, or --drift ignore)."""
     duration_ms: float = 0.0
     truncated: bool = False
 
@@ -201,24 +211,23 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
         lambda d: _trim_list(d.get("validation", {}), "warningDetails", 5),
         lambda d: _trim_list(d.get("validation", {}), "failures", 5),
         lambda d: _trim_list(d, "warnings", 5),
+        lambda d: _trim_list(d, "drift", 5),
         lambda d: _trim_list(d, "performance", 5),
         lambda d: _trim_list(d.get("plan", {}), "files", 20),
         lambda d: _trim_list(d.get("plan", {}), "lint", 10),
-        lambda d: _trim_list(d.get("plan", {}), "drift", 10),
         lambda d: _trim_list(d, "applied", 20),
         lambda d: _strip_keys(d.get("applied", []), ("checksum", "appliedAt")),
         lambda d: _trim_list(d.get("validation", {}), "warningDetails", 0),
         lambda d: _trim_list(d.get("validation", {}), "failures", 1),
         lambda d: _strip_keys(d.get("plan", {}).get("files", []), ("checksum",)),
         lambda d: _trim_list(d.get("plan", {}), "lint", 3),
-        lambda d: _trim_list(d.get("plan", {}), "drift", 3),
         lambda d: _trim_list(d.get("plan", {}), "files", 0),
         lambda d: _trim_list(d.get("plan", {}), "lint", 0),
-        lambda d: _trim_list(d.get("plan", {}), "drift", 0),
         lambda d: _trim_list(d, "applied", 0),
         lambda d: _trim_list(d, "reverted", 0),
         lambda d: _trim_list(d, "performance", 0),
         lambda d: _trim_list(d, "warnings", 0),
+        lambda d: _trim_list(d, "drift", 0),
         lambda d: _trim_list(d.get("validation", {}), "failures", 0),
         lambda d: _shorten(d.get("error", {}), "message", 1000),
         lambda d: _shorten(d.get("error", {}), "hint", 200),

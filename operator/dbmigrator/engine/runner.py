@@ -9,6 +9,7 @@ with `on_failure="down"`, reverts the migration just applied with its down file.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from dbmigrator.engine import interrupt, tracking
+from dbmigrator.engine import interrupt, snapshot, tracking
 from dbmigrator.engine.catalog import read_server_facts
 from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.clisplit import split_like_cli
@@ -31,8 +32,16 @@ from dbmigrator.engine.database import (
     is_retryable,
     scrub,
 )
+from dbmigrator.engine.drift import (
+    Baseline,
+    DriftReport,
+    plan_drift,
+    plan_managed_schemas,
+    render_drift_lines,
+)
 from dbmigrator.engine.errors import (
     DatabaseUnavailable,
+    DriftDetected,
     EngineError,
     InputError,
     MigrationError,
@@ -58,7 +67,13 @@ from dbmigrator.engine.planning import (
 )
 from dbmigrator.engine.preflight import plan_preflight, preflight_error
 from dbmigrator.engine.progress import Progress, Silent
-from dbmigrator.engine.results import AppliedMigration, RevertedMigration, RunResult
+from dbmigrator.engine.results import (
+    DRIFT_LIMIT,
+    AppliedMigration,
+    DriftItem,
+    RevertedMigration,
+    RunResult,
+)
 from dbmigrator.engine.sqlparse import (
     ParsedFile,
     Statement,
@@ -110,6 +125,18 @@ class _Run:
     applied: list[AppliedMigration] = field(default_factory=list)
     reverted: list[RevertedMigration] = field(default_factory=list)
     report: ValidationReport | None = None
+    drift: DriftReport | None = None
+
+
+def drift_items(report: DriftReport | None) -> tuple[list[DriftItem], int | None]:
+    """The result's `drift` (bounded) and `driftCount` (None: not checked, or no baseline)."""
+    if report is None or report.baseline is None:
+        return [], None
+    items = [
+        DriftItem(object=c.object, kind=c.kind, name=c.name, change=c.change, message=c.message)
+        for c in report.changes[:DRIFT_LIMIT]
+    ]
+    return items, len(report.changes)
 
 
 class Engine:
@@ -230,6 +257,75 @@ class Engine:
             fail_on=fail_on,
         )
 
+    # ---- drift -----------------------------------------------------------------------------
+    def managed_schemas(self) -> tuple[str, ...]:
+        """`public` and the schemas the files create objects in: what a snapshot covers."""
+        self.parse_all()
+        return plan_managed_schemas(
+            obj for m in self.migrations for obj in self.parsed(m.up).creates
+        )
+
+    def check_drift(
+        self, conn: psycopg.Connection[Any], exclude: Sequence[str] = ()
+    ) -> DriftReport:
+        """The live schema against the last recorded snapshot (over the schemas it covers);
+        patterns of the checks file and `exclude` leave objects out."""
+        baseline = snapshot.read_baseline(conn)
+        if baseline is None:
+            return DriftReport(None, ())
+        live = snapshot.fetch_snapshot(conn, baseline.snapshot.schemas)
+        patterns = (*self.checks.drift.exclude, *exclude)
+        return DriftReport(baseline, tuple(plan_drift(baseline.snapshot, live, patterns)))
+
+    def drift(self, exclude: Sequence[str] = ()) -> DriftReport:
+        with connect(self.dsn, "drift") as conn:
+            return self.check_drift(conn, exclude)
+
+    def accept_drift(self) -> Baseline:
+        """Record the live schema as the new baseline (what `drift --accept` does)."""
+        with connect(self.dsn, "drift") as conn, migration_lock(conn, self.options.lock_wait):
+            tracking.ensure_tables(conn)
+            version = current_version(tracking.read_applied(conn))
+            return self._record_snapshot(conn, version, "accept")
+
+    def _drift_gate(self, conn: psycopg.Connection[Any], run: _Run) -> None:
+        """Before anything runs: `fail` stops on drift, `warn` reports it, `ignore` skips."""
+        if self.options.drift == "ignore":
+            return
+        run.drift = report = self.check_drift(conn)
+        if not report.changes or report.baseline is None:
+            return
+        since = f"the snapshot taken at {report.baseline.taken_at} (version " \
+            f"{report.baseline.version or 'none'})"  # fmt: skip
+        if self.options.drift == "fail":
+            raise DriftDetected(
+                f"{len(report.changes)} schema change(s) made outside migrations since {since}: "
+                f"{render_drift_lines(report.changes)}; nothing ran",
+                hint="review them with `dbmigrator drift`; put them in a migration or revert "
+                "them, or accept them with `dbmigrator drift --accept`",
+            )
+        self.progress.warning(
+            f"{len(report.changes)} schema change(s) made outside migrations since {since}"
+        )
+        for change in report.changes:
+            self.progress.warning(f"drift: {change.message}")
+
+    def _record_snapshot(
+        self, conn: psycopg.Connection[Any], version: str | None, operation: str
+    ) -> Baseline:
+        live = snapshot.fetch_snapshot(conn, self.managed_schemas())
+        return snapshot.record_snapshot(conn, live, version, operation)
+
+    def _record_after_failure(
+        self, conn: psycopg.Connection[Any], run: _Run, applied: dict[str, AppliedRow]
+    ) -> None:
+        """Files that committed before a failure changed the schema through migrations: record
+        it, so the next run does not call them drift. Best effort: the error is what matters."""
+        if not (run.applied or run.reverted) or interrupt.received():
+            return
+        with contextlib.suppress(psycopg.Error, EngineError):
+            self._record_snapshot(conn, current_version(applied), run.command)
+
     # ---- up --------------------------------------------------------------------------------
     def up(self, target: str | None = None, phases: Sequence[Phase] = ()) -> RunResult:
         run = _Run("up")
@@ -250,6 +346,7 @@ class Engine:
                     "up", run.from_version, plan.target, [m.version for m in plan.migrations]
                 )
                 self._preflight(conn, plan)
+                self._drift_gate(conn, run)
                 for warning in plan.warnings:
                     self.progress.warning(warning)
                 todo = plan.migrations
@@ -262,20 +359,36 @@ class Engine:
                     if self.options.validate and todo and self.checks.queries
                     else {}
                 )
-                for phase in plan.phases:
-                    if not phase.migrations:
-                        continue
-                    self.progress.phase(phase.name, len(phase.migrations))
-                    for m in phase.migrations:
-                        interrupt.check(f"before {m.up.name}")
-                        run.applied.append(self._apply_up(conn, m))
-                        applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
-                        if self.options.validate:
-                            final = m is todo[-1]
-                            self._validate_after(conn, run, m, applied, baselines, final)
+                try:
+                    self._apply_phases(conn, run, plan, applied, baselines)
+                except EngineError:
+                    self._record_after_failure(conn, run, applied)
+                    raise
+                self._record_snapshot(conn, current_version(applied), "up")
                 return self._result(run, conn_applied=applied, target=plan.target)
         except EngineError as exc:
             return self._failed(run, exc)
+
+    def _apply_phases(
+        self,
+        conn: psycopg.Connection[Any],
+        run: _Run,
+        plan: UpPlan,
+        applied: dict[str, AppliedRow],
+        baselines: dict[str, float | None],
+    ) -> None:
+        todo = plan.migrations
+        for phase in plan.phases:
+            if not phase.migrations:
+                continue
+            self.progress.phase(phase.name, len(phase.migrations))
+            for m in phase.migrations:
+                interrupt.check(f"before {m.up.name}")
+                run.applied.append(self._apply_up(conn, m))
+                applied[m.version] = AppliedRow(m.version, m.name, m.checksum)
+                if self.options.validate:
+                    final = m is todo[-1]
+                    self._validate_after(conn, run, m, applied, baselines, final)
 
     def _validate_after(
         self,
@@ -321,16 +434,22 @@ class Engine:
                 self.check_expected_plan(
                     "down", run.from_version, target, [m.version for m in plan.migrations]
                 )
+                self._drift_gate(conn, run)
                 if not plan.migrations:
                     self.progress.info(
                         f"nothing to revert: database is at {run.from_version or 'no version'}"
                     )
                 else:
                     self.progress.phase(f"down to {target}", len(plan.migrations))
-                for m in plan.migrations:
-                    interrupt.check(f"before {m.down.name if m.down else m.up.name}")
-                    run.reverted.append(self._apply_down(conn, m))
-                    del applied[m.version]
+                try:
+                    for m in plan.migrations:
+                        interrupt.check(f"before {m.down.name if m.down else m.up.name}")
+                        run.reverted.append(self._apply_down(conn, m))
+                        del applied[m.version]
+                except EngineError:
+                    self._record_after_failure(conn, run, applied)
+                    raise
+                self._record_snapshot(conn, current_version(applied), "down")
                 if self.options.validate:
                     run.report = validate(conn, self._validation_input(applied, {}, True))
                     self.progress.validation(None, run.report.headline(), run.report.passed)
@@ -406,6 +525,8 @@ class Engine:
                             duration_ms=0.0, runner=application_name("repair"),
                         )  # fmt: skip
                     self.progress.info(f"marked {m.label} as {status}")
+                # Repair says the schema is as the files make it: that is the new baseline.
+                self._record_snapshot(conn, current_version(applied), "repair")
                 return self._result(run, conn_applied=applied, target=None)
         except EngineError as exc:
             return self._failed(run, exc)
@@ -686,6 +807,7 @@ class Engine:
     def _result(
         self, run: _Run, *, conn_applied: dict[str, AppliedRow], target: str | None
     ) -> RunResult:
+        drift, drift_count = drift_items(run.drift)
         return RunResult(
             command=run.command,
             ok=True,
@@ -698,6 +820,8 @@ class Engine:
             reverted=run.reverted,
             validation=run.report.summary() if run.report else None,
             performance=run.report.timings if run.report else [],
+            drift=drift,
+            drift_count=drift_count,
             duration_ms=round((time.monotonic() - run.started) * 1000, 1),
         )
 
@@ -707,6 +831,7 @@ class Engine:
             current = current_version(self.read_applied())
         except EngineError:
             current = None
+        drift, drift_count = drift_items(run.drift)
         return RunResult(
             command=run.command,
             ok=False,
@@ -718,6 +843,8 @@ class Engine:
             reverted=run.reverted,
             validation=run.report.summary() if run.report else None,
             performance=run.report.timings if run.report else [],
+            drift=drift,
+            drift_count=drift_count,
             error=exc.info(),
             duration_ms=round((time.monotonic() - run.started) * 1000, 1),
         )

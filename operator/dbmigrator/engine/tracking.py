@@ -19,6 +19,8 @@ from dbmigrator.engine.planning import AppliedRow
 SCHEMA = "supabase_migrations"
 TABLE = f"{SCHEMA}.schema_migrations"
 HISTORY = f"{SCHEMA}.dbmigrator_history"
+SNAPSHOTS = f"{SCHEMA}.dbmigrator_schema_snapshot"
+"""Snapshots of the managed schemas after each run (engine/snapshot.py), for drift."""
 
 _ENSURE = [
     "SELECT set_config('lock_timeout', '4s', true)",
@@ -42,6 +44,14 @@ _ENSURE = [
     )""",
     f"ALTER TABLE {HISTORY} ADD COLUMN IF NOT EXISTS note text",
     f"CREATE INDEX IF NOT EXISTS dbmigrator_history_version_idx ON {HISTORY} (version, id)",
+    f"""CREATE TABLE IF NOT EXISTS {SNAPSHOTS} (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        taken_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        version text,
+        operation text NOT NULL,
+        sha256 text NOT NULL,
+        snapshot jsonb NOT NULL
+    )""",
 ]
 
 
@@ -50,8 +60,8 @@ def ensure_tables(conn: psycopg.Connection[Any]) -> None:
     with conn.cursor() as cur:
         cur.execute(
             "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-            "AND attname = 'note' AND NOT attisdropped)",
-            [HISTORY],
+            "AND attname = 'note' AND NOT attisdropped) AND to_regclass(%s) IS NOT NULL",
+            [HISTORY, SNAPSHOTS],
         )
         row = cur.fetchone()
         if row and row[0]:

@@ -150,9 +150,9 @@ def plan_gate(
 def gated_plan(status: DatabaseMigrationStatus, run: RunState, step: StepId) -> PlanStatus | None:
     """This run's recorded plan when `step` is the run's next step after it (None otherwise:
     no plan step, the plan itself, or a recovery step after a failure)."""
-    if not has_plan_step(run) or step.kind == "plan" or step.facts.recovery:
-        return None
-    if run.failure is not None or status.plan is None or status.plan.generation != run.generation:
+    if not has_plan_step(run) or step.kind == "plan" or run.failure is not None:
+        return None  # a down/restore after a failure undoes; it is not the plan
+    if status.plan is None or status.plan.generation != run.generation:
         return None
     return status.plan
 

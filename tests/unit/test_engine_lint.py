@@ -28,6 +28,7 @@ from dbmigrator.engine.lintrules import (
     parse_squawk_json,
     plan_new_table_filter,
     reaches,
+    render_rule_table,
 )
 from dbmigrator.engine.sqlparse import ParsedFile, parse_file
 from tests.helpers import REPO, run_cli, write_set
@@ -410,3 +411,16 @@ def test_the_projects_own_migration_sets_have_no_error_finding(directory: str) -
     downs = [parse_file(m.down) for m in reversed(migrations) if m.down is not None]
     rollback = lint_files(downs, direction="down")
     assert rollback.counts["error"] == 0, [f.display for f in rollback.findings]
+
+
+def test_docs_safety_shows_the_rule_table() -> None:
+    page = (REPO / "docs" / "safety.md").read_text()
+    assert render_rule_table() in page, "regenerate the table in docs/safety.md from RULES"
+
+
+def test_opt_in_rules_stay_off_unless_named() -> None:
+    opt_in = {name for name, rule in RULES.items() if rule.opt_in}
+    report = lint_files([parsed("001_all.sql", EVERYTHING)])
+    assert not opt_in & {f.rule for f in report.findings}
+    named = lint_files([parsed("001_all.sql", EVERYTHING)], LintConfig(error=("ban-add-column",)))
+    assert ("ban-add-column", "error") in {(f.rule, f.level) for f in named.findings}

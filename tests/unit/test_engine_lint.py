@@ -18,7 +18,7 @@ from dbmigrator.controller.jobs import build_checks_json
 from dbmigrator.engine.checksfile import parse_checks
 from dbmigrator.engine.errors import InputError
 from dbmigrator.engine.files import SqlFile
-from dbmigrator.engine.lint import find_squawk, lint_files, squawk_version
+from dbmigrator.engine.lint import LintUnavailable, find_squawk, lint_files, squawk_version
 from dbmigrator.engine.lintrules import (
     NEW_TABLE_EXEMPT,
     RULES,
@@ -130,6 +130,20 @@ def test_squawk_is_found_beside_python_and_is_2_70_or_newer() -> None:
     assert Path(find_squawk()).name == "squawk"
     major, minor = (int(p) for p in squawk_version().split()[1].split(".")[:2])
     assert (major, minor) >= (2, 70)
+
+
+def test_no_writable_temporary_directory_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Job without its /tmp emptyDir (a read-only root): one clear line, no traceback."""
+    import tempfile
+
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_dir))
+    with pytest.raises(LintUnavailable, match="temporary directory") as info:
+        lint_files([parsed("001_a.sql", "SELECT 1;")])
+    assert info.value.hint == "lint needs a writable TMPDIR (or /tmp)"
 
 
 def test_a_missing_squawk_is_a_clear_input_error(monkeypatch: pytest.MonkeyPatch) -> None:

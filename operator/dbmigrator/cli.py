@@ -519,7 +519,9 @@ def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: b
 @main.command()
 @_common
 @click.option("--target", required=True, help="Version to go back to (000 = before the first).")
-@click.option("--dry-run", is_flag=True, help="Only show which down files would run.")
+@click.option(
+    "--dry-run", is_flag=True, help="Only show which down files would run, and their lint findings."
+)
 @click.option("--no-validate", is_flag=True, help="Skip validation afterwards.")
 @_expect_plan
 @_drift_option
@@ -532,7 +534,12 @@ def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, drift_mode
         **_plan_options(expect_plan, plan_from, plan_target),
     )  # fmt: skip
     if dry_run:
-        show_down_plan(ctx.console, engine.plan_down(target))
+        down_plan = engine.plan_down(target)
+        show_down_plan(ctx.console, down_plan)
+        try:  # the down files' lint, for information (`lint --down-to` is the gate)
+            show_lint(ctx.console, engine.lint_down(down_plan), summary=False)
+        except EngineError as exc:
+            ctx.console.print(f"[yellow]warning:[/] lint skipped: {escape(str(exc))}")
         return
     _finish(ctx, engine.down(target))
 

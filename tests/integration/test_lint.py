@@ -97,3 +97,7 @@ def test_an_index_and_a_type_change_on_an_existing_table_stop_lint(dsn: str, sho
     ]
     assert rollback["counts"]["error"] == 0
     assert {f["rule"] for f in rollback["lint"]} <= {"ban-drop-table", "ban-drop-function"}
+    dry = run_cli("down", "--dir", str(shop), "--target", "005", "--dry-run", dsn=dsn)
+    assert dry.returncode == 0, dry.output
+    assert "lint 008_create_admin_roles.down.sql:" in dry.stdout
+    assert "ban-drop-table [warning]" in dry.stdout

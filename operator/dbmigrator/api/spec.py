@@ -198,6 +198,10 @@ class SecurityChecks(ApiModel):
     )
 
 
+def _rules(description: str) -> Any:
+    return Field(default_factory=list, max_length=100, description=description)
+
+
 class LintSpec(ApiModel):
     """Migration lint with squawk: which rules count as what (docs/safety.md has the defaults)."""
 
@@ -205,20 +209,12 @@ class LintSpec(ApiModel):
         default="error",
         description="Lowest finding level that fails `dbmigrator lint` (never: report only).",
     )
-    ignore: list[LintRule] = Field(
-        default_factory=list,
-        max_length=100,
-        description="squawk rules (docs/safety.md lists them) not reported at all.",
+    ignore: list[LintRule] = _rules("squawk rules (docs/safety.md lists them) not reported at all.")
+    error: list[LintRule] = _rules(
+        "squawk rules raised to error (naming an opt-in rule enables it)."
     )
-    error: list[LintRule] = Field(
-        default_factory=list,
-        max_length=100,
-        description="squawk rules raised to error (naming an opt-in rule enables it).",
-    )
-    warning: list[LintRule] = Field(
-        default_factory=list,
-        max_length=100,
-        description="squawk rules lowered to warning (naming an opt-in rule enables it).",
+    warning: list[LintRule] = _rules(
+        "squawk rules lowered to warning (naming an opt-in rule enables it)."
     )
 
 

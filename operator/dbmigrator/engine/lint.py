@@ -88,16 +88,16 @@ def lint_files(
     if not files:
         return build_report([], [], config, direction=direction, fail_on=fail_on)
     squawk = find_squawk()
-    with tempfile.TemporaryDirectory(prefix="dbmigrator-lint-") as tmp:
-        names: dict[str, str] = {}
-        for index, parsed in enumerate(files):
-            alias = f"{index:05d}.sql"
-            Path(tmp, alias).write_text(parsed.file.text, encoding="utf-8")
-            names[alias] = parsed.file.name
-        args = [squawk, "--reporter", "json", "--assume-in-transaction"]
-        if config.included:
-            args.append("--include=" + ",".join(config.included))
-        try:
+    args = [squawk, "--reporter", "json", "--assume-in-transaction"]
+    if config.included:
+        args.append("--include=" + ",".join(config.included))
+    try:
+        with tempfile.TemporaryDirectory(prefix="dbmigrator-lint-") as tmp:
+            names: dict[str, str] = {}
+            for index, parsed in enumerate(files):
+                alias = f"{index:05d}.sql"
+                Path(tmp, alias).write_text(parsed.file.text, encoding="utf-8")
+                names[alias] = parsed.file.name
             done = subprocess.run(
                 [*args, *names],
                 cwd=tmp,
@@ -106,10 +106,13 @@ def lint_files(
                 timeout=SQUAWK_TIMEOUT,
                 check=False,
             )
-        except subprocess.TimeoutExpired:
-            raise LintUnavailable(f"squawk took longer than {SQUAWK_TIMEOUT:.0f}s") from None
-        except OSError as exc:
-            raise LintUnavailable(f"cannot run squawk ({squawk}): {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise LintUnavailable(f"squawk took longer than {SQUAWK_TIMEOUT:.0f}s") from None
+    except OSError as exc:  # no writable temporary directory, or the binary cannot start
+        raise LintUnavailable(
+            f"cannot run squawk ({squawk}) on copies of the files in a temporary directory: {exc}",
+            hint="lint needs a writable TMPDIR (or /tmp)",
+        ) from None
     if done.returncode not in (0, 1):
         raise LintUnavailable(
             f"squawk failed (exit {done.returncode}): {done.stderr.strip()[:500]}"

@@ -44,6 +44,8 @@ class Rule:
     """Default level in down files when it differs from `level`."""
     meta: bool = False
     """Reported by squawk but not a rule name its --exclude/--include accept."""
+    opt_in: bool = False
+    """Off in squawk unless included: naming it in `error` or `warning` turns it on."""
 
     def default(self, direction: Direction) -> Level | None:
         return self.down if direction == "down" and self.down is not None else self.level
@@ -59,6 +61,10 @@ def _loss(why: str, down: Level | None = "warning") -> Rule:
 
 def _warn(why: str, category: Category = "style") -> Rule:
     return Rule(category, "warning", why)
+
+
+def _opt_in(why: str) -> Rule:
+    return Rule("clients", "warning", why, opt_in=True)
 
 
 def _engine(why: str) -> Rule:
@@ -150,10 +156,9 @@ RULES: Mapping[str, Rule] = {
     "ban-drop-domain": _warn("no data lost by itself (columns using it block the drop)", "clients"),
     "ban-drop-constraint": _warn("no data lost, the data may stop meeting it", "clients"),
     "ban-drop-generated-expression": _warn("the column keeps its values", "clients"),
-    "ban-drop-index": _warn("no data lost; queries may get slower", "clients"),
-    "ban-drop-policy": _warn(
-        "RLS changes are reviewed through validation's role probes", "clients"
-    ),
+    "ban-drop-index": _opt_in("no data lost; queries may get slower"),
+    "ban-drop-policy": _opt_in("RLS changes are reviewed through validation's role probes"),
+    "ban-alter-identity": _warn("no data lost; inserts that set the column may break", "clients"),
     "ban-drop-extension": _warn("its objects go with it; review what depends on it", "clients"),
     "renaming-object": _warn("clients of the old name break", "clients"),
     "require-enum-value-ordering": _warn("a new enum value lands at the end of the order"),
@@ -168,31 +173,30 @@ RULES: Mapping[str, Rule] = {
     "prefer-repack": _warn("style: VACUUM FULL/CLUSTER rewrite under ACCESS EXCLUSIVE"),
     "ban-char-field": _warn("style: char(n) pads and is almost never meant"),
     "identifier-too-long": _warn("PostgreSQL truncates names over 63 bytes"),
-    "require-table-schema": _warn("opt-in in squawk: qualify table names"),
+    "require-table-schema": Rule("style", "warning", "qualify table names", opt_in=True),
     # -- opt-in rules of squawk (enable one by naming it in `error` or `warning`) ---------------
-    "ban-add-column": _warn("opt-in: any new column", "clients"),
-    "ban-new-write-restriction": _warn("opt-in: a new restriction on writes", "clients"),
-    "ban-revoke": _warn("opt-in: a REVOKE", "clients"),
-    "ban-create-policy": _warn("opt-in: a new RLS policy", "clients"),
-    "ban-alter-policy-condition": _warn("opt-in: a changed RLS condition", "clients"),
-    "ban-alter-policy-roles": _warn("opt-in: a changed RLS role list", "clients"),
-    "ban-alter-row-level-security": _warn("opt-in: RLS switched on or off", "clients"),
-    "ban-disable-trigger": _warn("opt-in: a disabled trigger", "clients"),
-    "ban-replace-view-function": _warn("opt-in: a replaced view or function", "clients"),
-    "ban-replica-identity": _warn("opt-in: a changed replica identity", "clients"),
-    "ban-alter-identity": _warn("opt-in: a changed identity column", "clients"),
-    "ban-alter-generated-expression": _warn("opt-in: a changed generated column", "clients"),
-    "ban-set-default": _warn("opt-in: a changed column default", "clients"),
-    "ban-alter-function-options": _warn("opt-in: changed function options", "clients"),
-    "ban-alter-view-options": _warn("opt-in: changed view options", "clients"),
-    "ban-alter-role-options": _warn("opt-in: changed role options", "clients"),
-    "ban-alter-database-options": _warn("opt-in: changed database options", "clients"),
-    "ban-alter-system-options": _warn("opt-in: ALTER SYSTEM", "clients"),
-    "ban-alter-extension": _warn("opt-in: an altered extension", "clients"),
-    "ban-alter-sequence-values": _warn("opt-in: changed sequence values", "clients"),
-    "ban-add-enum-value": _warn("opt-in: a new enum value", "clients"),
-    "ban-add-composite-attribute": _warn("opt-in: a new composite type attribute", "clients"),
-    "ban-detach-inheritance": _warn("opt-in: a detached partition or child", "clients"),
+    "ban-add-column": _opt_in("any new column"),
+    "ban-new-write-restriction": _opt_in("a new restriction on writes"),
+    "ban-revoke": _opt_in("a REVOKE"),
+    "ban-create-policy": _opt_in("a new RLS policy"),
+    "ban-alter-policy-condition": _opt_in("a changed RLS condition"),
+    "ban-alter-policy-roles": _opt_in("a changed RLS role list"),
+    "ban-alter-row-level-security": _opt_in("RLS switched on or off"),
+    "ban-disable-trigger": _opt_in("a disabled trigger"),
+    "ban-replace-view-function": _opt_in("a replaced view or function"),
+    "ban-replica-identity": _opt_in("a changed replica identity"),
+    "ban-alter-generated-expression": _opt_in("a changed generated column"),
+    "ban-set-default": _opt_in("a changed column default"),
+    "ban-alter-function-options": _opt_in("changed function options"),
+    "ban-alter-view-options": _opt_in("changed view options"),
+    "ban-alter-role-options": _opt_in("changed role options"),
+    "ban-alter-database-options": _opt_in("changed database options"),
+    "ban-alter-system-options": _opt_in("ALTER SYSTEM"),
+    "ban-alter-extension": _opt_in("an altered extension"),
+    "ban-alter-sequence-values": _opt_in("changed sequence values"),
+    "ban-add-enum-value": _opt_in("a new enum value"),
+    "ban-add-composite-attribute": _opt_in("a new composite type attribute"),
+    "ban-detach-inheritance": _opt_in("a detached partition or child"),
     # -- squawk's own reports ------------------------------------------------------------------
     "syntax-error": Rule(
         "meta",
@@ -556,3 +560,19 @@ def _statement_at(facts: Sequence[StatementFacts], line: int) -> StatementFacts 
             return fact
     following = [f for f in facts if f.statement.line > line]
     return following[0] if following else None
+
+
+_CATEGORY_ORDER: tuple[Category, ...] = ("lock", "loss", "clients", "engine", "style", "meta")
+
+
+def render_rule_table() -> str:
+    """The Markdown table of docs/safety.md (a unit test keeps the page equal to it)."""
+    lines = ["| rule | up files | down files | why |", "|---|---|---|---|"]
+    ranked = sorted(RULES.items(), key=lambda kv: (_CATEGORY_ORDER.index(kv[1].category), kv[0]))
+    for name, rule in ranked:
+        up: str = rule.default("up") or "ignored"
+        down: str = rule.default("down") or "ignored"
+        if rule.opt_in:
+            up, down = f"off (opt-in; {up} when named)", f"off (opt-in; {down} when named)"
+        lines.append(f"| `{name}` | {up} | {down} | {rule.why} |")
+    return "\n".join(lines) + "\n"

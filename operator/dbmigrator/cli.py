@@ -715,16 +715,25 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
 def _refresh_baseline(ctx: Context, conn: Any, engine: Engine | None, version: str | None) -> None:
     """After a restore the schema is the backup's: record it as the drift baseline, over the
     files' schemas, else those of the restored baseline, else `public`."""
+    import psycopg
+
     from dbmigrator.engine import snapshot
 
-    tracking.ensure_tables(conn)
-    if engine is not None:
-        schemas = engine.managed_schemas()
-    else:
-        restored = snapshot.read_baseline(conn)
-        schemas = restored.snapshot.schemas if restored else ("public",)
-    live = snapshot.fetch_snapshot(conn, schemas)
-    snapshot.record_snapshot(conn, live, version, "restore")
+    try:
+        tracking.ensure_tables(conn)
+        if engine is not None:
+            schemas = engine.managed_schemas()
+        else:
+            restored = snapshot.read_baseline(conn)
+            schemas = restored.snapshot.schemas if restored else ("public",)
+        live = snapshot.fetch_snapshot(conn, schemas)
+        snapshot.record_snapshot(conn, live, version, "restore")
+    except psycopg.Error as exc:  # the restore itself succeeded: say so, do not fail it
+        ctx.progress.warning(
+            f"could not record the restored schema as the drift baseline: ERROR {exc.sqlstate}: "
+            f"{exc.diag.message_primary}"
+        )
+        return
     ctx.progress.info(
         f"recorded the restored schema as the drift baseline ({len(live.objects)} objects)"
     )

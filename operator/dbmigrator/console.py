@@ -261,7 +261,7 @@ def show_drift(console: Console, report: DriftReport) -> None:
     if baseline is None:
         console.print("no baseline yet: run up first (each run records a snapshot of the schema)")
         return
-    since = f"the snapshot taken at {baseline.taken_at} (version {baseline.version or 'none'})"
+    since = baseline.described
     for change in report.changes:
         console.print(escape(change.message), highlight=False, soft_wrap=True)
     if report.changes:

@@ -134,7 +134,7 @@ def test_a_dangerous_migration_waits_for_its_plan_to_be_approved_and_drift_is_se
                                               "010_gate_marker.sql": TEN})  # fmt: skip
     shop.apply(shop_resource(shop.namespace, "010", **spec, safety={"drift": "Fail"}))
     st = shop.wait_settled(timeout=180)["status"]
-    assert st["phase"] == "Failed" and shop.condition("Ready")["reason"] == "DriftDetected"
+    assert st["phase"] == "Failed" and shop.condition("Ready")["reason"] == "SchemaDriftDetected"
     assert SNEAKY in st["message"] and shop.condition("Stalled")["status"] == "True"
     assert [d["message"] for d in st["plan"]["drift"]] == [SNEAKY]
     assert [j for j in shop.jobs() if "-g3-" in j] == ["shop-db-g3-plan"]
@@ -147,6 +147,6 @@ def test_a_dangerous_migration_waits_for_its_plan_to_be_approved_and_drift_is_se
     assert st["phase"] == "Succeeded" and st["currentVersion"] == "010", st.get("message")
     assert st["plan"]["driftCount"] == 1 and st["plan"]["drift"][0]["message"] == SNEAKY
     warnings = shop.kubectl(
-        "get", "events", "--field-selector", "type=Warning,reason=DriftDetected"
+        "get", "events", "--field-selector", "type=Warning,reason=SchemaDriftDetected"
     )
     assert SNEAKY in warnings

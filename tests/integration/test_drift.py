@@ -4,6 +4,7 @@ drift`, `up --drift fail|warn`, exclusions, and stability across a dump and rest
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -172,7 +173,8 @@ def test_the_snapshot_is_stable_across_dump_and_restore(
     )  # fmt: skip
     assert "dbmigrator_schema_snapshot" not in restore.stderr, restore.stderr
     code, data = _drift(other_dsn)
-    assert code == 0, data
+    assert code == 0 and data["count"] == 0, data
+    assert isinstance(data["baseline"], dict) and data["baseline"]["sha256"] == recorded
     with psycopg.connect(dsn) as a, psycopg.connect(other_dsn) as b:
         assert fetch_snapshot(a, ["public"]).sha256 == fetch_snapshot(b, ["public"]).sha256
 
@@ -186,24 +188,65 @@ def test_the_snapshot_is_stable_across_dump_and_restore(
     assert after == (recorded, "restore")
 
 
+RICH = {
+    "001_a.sql": "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int);",
+    "002_b.sql": """
+        CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE DOMAIN public.positive AS int NOT NULL CHECK (VALUE > 0);
+        CREATE TYPE public.pair AS (a int, b text);
+        CREATE TABLE public.notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            body text COLLATE "C", mood public.mood DEFAULT 'ok', n public.positive,
+            len int GENERATED ALWAYS AS (length(body)) STORED);
+        CREATE SEQUENCE public.counter START 5 INCREMENT 2 CACHE 3;
+        CREATE VIEW public.happy_notes AS SELECT id, body FROM public.notes WHERE mood = 'happy';
+        CREATE MATERIALIZED VIEW public.note_counts AS SELECT mood, count(*) FROM public.notes GROUP BY 1;
+        CREATE INDEX notes_body_idx ON public.notes (lower(body)) WHERE body IS NOT NULL;
+        CREATE FUNCTION public.two() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 2; END;
+        ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY "read all" ON public.notes FOR SELECT TO PUBLIC USING (true);
+        GRANT SELECT (body) ON public.notes TO PUBLIC;
+        REVOKE EXECUTE ON FUNCTION public.two() FROM PUBLIC;
+    """,
+}
+
+
 def test_managed_schemas_are_the_files_schemas_and_never_the_engines(
-    dsn: str, tmp_path: Path
+    dsn: str, other_dsn: str, tmp_path: Path
 ) -> None:
-    files = write_set(tmp_path / "m", {
-        "001_a.sql": "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int);",
-        "002_b.sql": "CREATE TABLE public.notes (id int);",
-    })  # fmt: skip
+    files = write_set(tmp_path / "m", RICH)
     up = run_cli("up", "--dir", str(files), dsn=dsn)
     assert up.returncode == 0, up.output
     data = query(dsn, f"select snapshot->'schemas' from {SNAPSHOTS} order by id desc limit 1")
     assert data[0][0] == ["billing", "public"]
+
+    # every kind survives a dump and restore unchanged
+    dump = tmp_path / "rich.dump"
+    with psycopg.connect(dsn) as conn:
+        major = conn.info.server_version // 10000
+    env = {**os.environ, "PGPASSWORD": ""}
+    subprocess.run([find_tool("pg_dump", major), "-Fc", "-f", str(dump), dsn], check=True, env=env)
+    subprocess.run([find_tool("pg_restore", major), "--no-owner", "--dbname", other_dsn, str(dump)],
+                   capture_output=True, env=env)  # fmt: skip
+    code, restored = _drift(other_dsn)
+    assert code == 0 and restored["count"] == 0, restored
+    assert isinstance(restored["baseline"], dict) and restored["baseline"]["version"] == "002"
+
     query(dsn, "CREATE TABLE billing.extra (id int)")
     query(dsn, "CREATE TABLE supabase_migrations.other (id int)")  # not managed
     query(dsn, "CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.t (id int)")  # not managed
+    query(dsn, "ALTER TYPE public.mood ADD VALUE 'angry'")
+    query(dsn, "CREATE OR REPLACE VIEW public.happy_notes AS SELECT id, body FROM public.notes")
+    query(dsn, "ALTER SEQUENCE public.counter INCREMENT 3")
+    query(dsn, "GRANT SELECT (mood) ON public.notes TO PUBLIC")
     out = run_cli("drift", "--dir", str(files), dsn=dsn)
     assert out.returncode == 1, out.output
-    assert out.stdout.splitlines()[0] == "billing.extra: table added"
-    assert len([line for line in out.stdout.splitlines() if ": " in line]) == 1
+    assert [line for line in out.stdout.splitlines() if ": " in line] == [
+        "billing.extra: table added",
+        "public.counter: sequence changed (increment)",
+        "public.happy_notes: view changed (definition)",
+        "public.mood: type changed (labels)",
+        "public.notes: grant SELECT (mood) to PUBLIC added",
+    ]
 
 
 def test_the_snapshot_is_identical_on_postgresql_15_and_17(pg_server: LocalPostgres) -> None:

@@ -187,7 +187,7 @@ def test_drift_warn_reports_and_goes_on_drift_fail_stops_before_any_job() -> Non
     w.reconcile()
     w.finish()
     reasons = events(w)
-    assert ("Warning", "DriftDetected") in [
+    assert ("Warning", "SchemaDriftDetected") in [
         (e.type, e.reason) for e in plan_reconcile(w.spec, w.status, w.observed()).events
     ]
     assert "PlanComputed" in [r for r, _ in reasons]
@@ -198,7 +198,7 @@ def test_drift_warn_reports_and_goes_on_drift_fail_stops_before_any_job() -> Non
     w2 = world(db=8, safety={"drift": "Fail"})
     w2.drift = ("public.categories: column sneaky added",)
     step = w2.run()
-    assert isinstance(step, Fail) and step.reason == "DriftDetected"
+    assert isinstance(step, Fail) and step.reason == "SchemaDriftDetected"
     assert "public.categories: column sneaky added" in step.message and "1 change" in step.message
     assert w2.created_steps() == ["plan"] and w2.db == 8
     stalled = find_condition(w2.status.conditions, ConditionType.STALLED)

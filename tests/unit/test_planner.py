@@ -828,6 +828,7 @@ def test_recorded_outcomes_classify_engine_errors() -> None:
     )
     assert record("validation").reason == "ValidationFailed"
     assert record("drift").reason == "DriftDetected"
+    assert record("schema-drift").reason == "SchemaDriftDetected"
     assert record("input").reason == "InvalidMigrations"
     assert (record("database").outcome, record("database").reason) == (
         "retry",

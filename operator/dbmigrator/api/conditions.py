@@ -59,7 +59,8 @@ class Reason(StrEnum):
     REHEARSAL_FAILED = "RehearsalFailed"
     ROLLBACK_FAILED = "RollbackFailed"
     RESTORE_FAILED = "RestoreFailed"
-    DRIFT_DETECTED = "DriftDetected"
+    DRIFT_DETECTED = "DriftDetected"  # an applied migration's file changed
+    SCHEMA_DRIFT_DETECTED = "SchemaDriftDetected"  # the schema changed outside migrations
     PLAN_FAILED = "PlanFailed"
     PLAN_CHANGED = "PlanChanged"  # the files are not the approved plan any more
     INVALID_MIGRATIONS = "InvalidMigrations"

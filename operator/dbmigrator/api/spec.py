@@ -277,7 +277,7 @@ class SafetySpec(ApiModel):
     drift: Literal["Fail", "Warn", "Ignore"] = Field(
         default="Warn",
         description="Changes to the live schema made outside migrations since the last run: "
-        "Fail stops the run (reason DriftDetected); Warn reports them (status.plan.drift, a "
+        "Fail stops the run (reason SchemaDriftDetected); Warn reports them (status.plan.drift, a "
         "Warning Event) and goes on; Ignore does not look. With review Never and drift Ignore "
         "no plan step runs.",
     )

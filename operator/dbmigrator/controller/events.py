@@ -44,7 +44,9 @@ def build_record_events(rec: RecordResult, after: DatabaseMigrationStatus) -> li
         case "succeeded" if rec.step.kind == "plan" and after.plan is not None:
             events = [Event("Normal", Reason.PLAN_COMPUTED, text)]
             if after.plan.drift_count:
-                events.append(Event("Warning", Reason.DRIFT_DETECTED, describe_drift(after.plan)))
+                events.append(
+                    Event("Warning", Reason.SCHEMA_DRIFT_DETECTED, describe_drift(after.plan))
+                )
             return events
         case "succeeded":
             return [Event("Normal", Reason.SUCCEEDED, text)]

@@ -5,7 +5,7 @@ live-schema drift; `build_plan_status` turns that into `status.plan`. Before the
 run, `plan_gate` decides, first matching row wins:
 
     status.plan already approved (this run)                 -> go on
-    spec.safety.drift Fail and drift found                  -> Fail(DriftDetected)
+    spec.safety.drift Fail and drift found                  -> Fail(SchemaDriftDetected)
     review not required (Never; OnWarning without findings;
       OnError without an error finding)                     -> go on
     annotation dbmigrator.io/approve-plan == status.plan.hash -> go on (PlanApproved)
@@ -129,7 +129,9 @@ def plan_gate(
     if plan is None or plan.approved:
         return None
     if spec.safety.drift == "Fail" and plan.drift_count:
-        return Fail(run, Reason.DRIFT_DETECTED, f"{describe_plan(plan)}: {describe_drift(plan)}")
+        return Fail(
+            run, Reason.SCHEMA_DRIFT_DETECTED, f"{describe_plan(plan)}: {describe_drift(plan)}"
+        )
     if not plan.review_required or observed.approval == plan.hash:
         return None
     annotate = (

@@ -29,7 +29,7 @@ TRANSIENT_KINDS = {
 _MIGRATE_FAILURES = {
     "validation": Reason.VALIDATION_FAILED,
     "drift": Reason.DRIFT_DETECTED,
-    "schema-drift": Reason.DRIFT_DETECTED,  # spec.safety.drift Fail, seen right before the change
+    "schema-drift": Reason.SCHEMA_DRIFT_DETECTED,  # the gate saw none; it came since
     "input": Reason.INVALID_MIGRATIONS,
 }
 
@@ -68,8 +68,6 @@ def failure_reason(step: StepId, result: RunResult | None) -> str:
         return Reason.JOB_FAILED
     if result.error is not None and result.error.kind == "plan":
         return Reason.PLAN_CHANGED  # the files are not the approved plan (any step)
-    if result.error is not None and result.error.kind == "schema-drift":
-        return Reason.DRIFT_DETECTED
     if step.facts.failure is not None:
         return step.facts.failure
     error = result.error.kind if result.error is not None else None

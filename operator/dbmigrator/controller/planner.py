@@ -29,7 +29,7 @@ Transition table (first matching row wins; "run" is `status.run`):
         Restore without backup                     -> Blocked(BackupRequired)
         otherwise                                  -> new run: CreateJob(first step)
     run Running, retry backoff pending             -> Wait(requeue_after)
-    run Running, plan recorded, gate says no       -> AwaitApproval | Fail(DriftDetected) (gate.py)
+    run Running, plan recorded, gate says no       -> AwaitApproval | Fail(SchemaDriftDetected) (gate.py)
     run Running, a step left                       -> CreateJob(step) (or adopt/record its Job)
     run Running, no step left, failure recorded    -> Fail(reason) (after any Down/Restore)
     run Running, no step left, current == target   -> Done

@@ -92,6 +92,10 @@ class Baseline:
     sha256: str
     snapshot: Snapshot
 
+    @property
+    def described(self) -> str:
+        return f"the snapshot taken at {self.taken_at} (version {self.version or 'none'})"
+
 
 @dataclass(frozen=True)
 class DriftReport:

@@ -295,8 +295,7 @@ class Engine:
         run.drift = report = self.check_drift(conn)
         if not report.changes or report.baseline is None:
             return
-        since = f"the snapshot taken at {report.baseline.taken_at} (version " \
-            f"{report.baseline.version or 'none'})"  # fmt: skip
+        since = report.baseline.described
         if self.options.drift == "fail":
             raise DriftDetected(
                 f"{len(report.changes)} schema change(s) made outside migrations since {since}: "

@@ -29,6 +29,7 @@ KEEP = 10
 
 _NOT_EXTENSION = """NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = '{cls}'::regclass
     AND d.objid = {oid} AND d.deptype = 'e')"""
+_SQL_BODY = "CASE WHEN prosqlbody IS NULL THEN prosrc ELSE pg_get_function_sqlbody(oid) END"
 _GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END"
 
 # One row per object: (object, kind, name, attrs). Names are quoted as PostgreSQL quotes them.
@@ -131,7 +132,7 @@ SELECT obj, CASE prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'
         'security definer', prosecdef, 'strict', proisstrict,
         'volatility', CASE provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END,
         'config', to_jsonb(proconfig),
-        'body', CASE WHEN prosqlbody IS NULL THEN prosrc ELSE pg_get_function_sqlbody(oid) END)
+        'body', {{body}})
 FROM fn
 UNION ALL
 SELECT fn.obj, 'grant', a.privilege_type || ' to ' || {_GRANTEE},
@@ -157,7 +158,9 @@ def fetch_snapshot(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Sna
     """The managed schemas as they are now (one catalog query, in its own transaction)."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT set_config('search_path', 'pg_catalog', true)")
-        cur.execute(_QUERY.encode(), {"schemas": list(schemas)})
+        # SQL-standard bodies (BEGIN ATOMIC) exist from PostgreSQL 14 on; prosrc before.
+        body = "prosrc" if conn.info.server_version < 140000 else _SQL_BODY
+        cur.execute(_QUERY.replace("{body}", body).encode(), {"schemas": list(schemas)})
         rows = cur.fetchall()
     return build_snapshot(schemas, rows)
 

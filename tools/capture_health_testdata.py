@@ -559,8 +559,11 @@ def scenario_rollback(env: Env, state: dict[str, Any]) -> list[dict[str, Any]]:
             timeout=300,
         )
     log(f"rollback: {describe(final)}: {final['status'].get('message')}")
-    # Only what followed the patch (the first version recorded is the settled 008 state).
-    versions = rec.versions
+    return versions_after(rec.versions, before)
+
+
+def versions_after(versions: list[dict[str, Any]], before: str) -> list[dict[str, Any]]:
+    """Only what followed a patch (the first version recorded is the settled state before it)."""
     start = next(i for i, v in enumerate(versions) if v["metadata"]["resourceVersion"] == before)
     return versions[start + 1 :]
 
@@ -687,9 +690,7 @@ def scenario_approval(env: Env, state: dict[str, Any]) -> list[dict[str, Any]]:
             timeout=300,
         )
     log(f"approval: {describe(final)}: {final['status'].get('message')}")
-    versions = rec.versions
-    start = next(i for i, v in enumerate(versions) if v["metadata"]["resourceVersion"] == before)
-    return versions[start + 1 :]
+    return versions_after(rec.versions, before)
 
 
 RUNNERS: dict[str, Callable[[Env, dict[str, Any]], list[dict[str, Any]]]] = {

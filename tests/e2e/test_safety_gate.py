@@ -16,18 +16,12 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CLI, REPO, Shop, shop_resource, wait_for
+from tests.integration.test_lint import NINE  # the dangerous 009 the lint tests use
 from tests.unit.test_argocd_health import run_health
 from tests.unit.test_gitops_health import flux_health
 
 pytestmark = pytest.mark.e2e
 
-NINE = (
-    "-- 009: faster order lists, longer totals\n"
-    "CREATE INDEX orders_status_idx ON public.orders (status);\n"
-    "\n"
-    "ALTER TABLE public.orders\n"
-    "  ALTER COLUMN total TYPE numeric(14, 2);\n"
-)
 TEN = "CREATE TABLE IF NOT EXISTS public.gate_marker (id int PRIMARY KEY);\n"
 SNEAKY = "public.categories: column sneaky added"
 

@@ -45,9 +45,9 @@ COPY pyproject.toml README.md LICENSE ./
 COPY operator/ ./operator/
 
 # Build the wheel, then install it with its dependencies (all of them ship manylinux wheels:
-# psycopg[binary], pglast, pydantic-core) into the venv the final stage copies as it is. The
-# venv lives at the same path in both stages and points at the same /usr/bin/python3, so its
-# scripts' shebangs stay valid.
+# psycopg[binary], pglast, pydantic-core, and squawk-cli with the squawk binary for lint) into
+# the venv the final stage copies as it is. The venv lives at the same path in both stages and
+# points at the same /usr/bin/python3, so its scripts' shebangs stay valid.
 # Behind a TLS-intercepting proxy, give pip the proxy's CA for this step only, never baked in:
 #   docker build --secret id=build-ca,src=/path/to/ca-bundle.crt .
 RUN --mount=type=secret,id=build-ca \
@@ -108,8 +108,9 @@ ENV PATH="/app/.venv/bin:/usr/lib/postgresql/${PG_MAJOR}/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp
 
+# squawk (migration lint) comes with the squawk-cli wheel into /app/.venv/bin.
 RUN dbmigrator --help >/dev/null && pg_dump --version && pg_restore --version && psql --version \
-    && /bin/busybox --help >/dev/null
+    && /bin/busybox --help >/dev/null && squawk --version
 
 WORKDIR /app
 # metrics, kopf liveness (/healthz)

@@ -26,7 +26,9 @@ HEALTH_TESTS = CHECK_DIR / "health_test.yaml"
 TESTDATA = CHECK_DIR / "testdata"
 ARGO_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 # The scenarios captured from real runs (testdata/e2e_<scenario>_<n>_<phase>.yaml), in order.
-CAPTURED_SCENARIOS = ("shop", "rollback", "broken", "secret", "target", "suspend", "transient")
+CAPTURED_SCENARIOS = (
+    "shop", "rollback", "broken", "secret", "target", "suspend", "transient", "approval",
+)  # fmt: skip
 # A URI with credentials: scheme://user:password@host
 URI_WITH_PASSWORD = re.compile(r"postgres(?:ql)?://[^\s/@:'\"]+:[^\s/@'\"]+@")
 # Argo CD opens only a few safe libraries; the check must not need the rest.

@@ -10,6 +10,7 @@ process and drives scenarios, each in its own namespace and database:
     target     spec.targetVersion not in the migrations ConfigMap
     suspend    spec.suspend set while a slow 009 runs, then cleared
     transient  the Secret's URI points at a closed port (retried, then out of retries)
+    approval   a dangerous 009 waits for its plan's approval, another plan's hash, then its own
 
 A watch on each resource records every version the API server stores (not a sampled poll, so no
 short-lived state is missed); every distinct shape (phase, each condition's type/status/reason
@@ -75,6 +76,10 @@ BROKEN = (
     "  select points from public.nope;\n"
 )
 SLOW = "select pg_sleep(10);\ncreate table if not exists public.slow_marker (id int);\n"
+DANGEROUS = (
+    "CREATE INDEX orders_status_idx ON public.orders (status);\n"
+    "ALTER TABLE public.orders ALTER COLUMN total TYPE numeric(14, 2);\n"
+)
 
 
 def log(text: str) -> None:
@@ -100,6 +105,8 @@ def expected_health(obj: dict[str, Any]) -> str:
         return "Suspended"
     if status.get("observedGeneration") != metadata.get("generation"):
         return "Progressing"  # not observed yet (or an old generation's outcome)
+    if status.get("phase") == "AwaitingApproval":
+        return "Suspended"  # a human owes a decision: paused, neither failed nor busy
     if is_true("Stalled"):
         return "Degraded"
     if is_true("Ready") and not is_true("Reconciling"):
@@ -210,6 +217,7 @@ SCENARIO_TITLES = {
     "target": "spec.targetVersion 042 not in the migrations ConfigMap",
     "suspend": "spec.suspend set while a slow 009 runs, then cleared",
     "transient": "the Secret's URI points at a closed port: retried, then out of retries",
+    "approval": "a dangerous 009 awaits approval of its plan; another hash, then its own",
 }
 
 
@@ -551,8 +559,11 @@ def scenario_rollback(env: Env, state: dict[str, Any]) -> list[dict[str, Any]]:
             timeout=300,
         )
     log(f"rollback: {describe(final)}: {final['status'].get('message')}")
-    # Only what followed the patch (the first version recorded is the settled 008 state).
-    versions = rec.versions
+    return versions_after(rec.versions, before)
+
+
+def versions_after(versions: list[dict[str, Any]], before: str) -> list[dict[str, Any]]:
+    """Only what followed a patch (the first version recorded is the settled state before it)."""
     start = next(i for i, v in enumerate(versions) if v["metadata"]["resourceVersion"] == before)
     return versions[start + 1 :]
 
@@ -645,6 +656,43 @@ def scenario_transient(env: Env, state: dict[str, Any]) -> list[dict[str, Any]]:
     return rec.versions
 
 
+def scenario_approval(env: Env, state: dict[str, Any]) -> list[dict[str, Any]]:
+    shop = make_shop(env, "approval")
+    quick = {"phases": [], "rehearsal": {"enabled": False}}
+    shop.create("008", **quick)
+    with recording(env, shop.namespace) as rec:
+        rec.wait("the shop to settle at 008", settled, timeout=360)
+    shop.migrations({"009_orders_status_index.sql": DANGEROUS})
+    with recording(env, shop.namespace) as rec:
+        rec.wait("the current state", lambda _: True, timeout=30)
+        before = rec.versions[-1]["metadata"]["resourceVersion"]
+        shop.patch({"targetVersion": "009"})
+        waiting = rec.wait(
+            "the plan to await approval",
+            lambda o: (
+                o["metadata"]["generation"] == 2
+                and (o.get("status") or {}).get("phase") == "AwaitingApproval"
+            ),
+            timeout=180,
+        )
+        plan_hash = waiting["status"]["plan"]["hash"]
+        shop.kubectl("annotate", "dbm", NAME, "dbmigrator.io/approve-plan=sha256:" + "0" * 64)
+        rec.wait(
+            "the other-plan message",
+            lambda o: "approves another plan" in ((o.get("status") or {}).get("message") or ""),
+            timeout=60,
+        )
+        shop.kubectl("annotate", "dbm", NAME, "--overwrite",
+                     f"dbmigrator.io/approve-plan={plan_hash}")  # fmt: skip
+        final = rec.wait(
+            "the approved run to settle",
+            lambda o: o["metadata"]["generation"] == 2 and settled(o),
+            timeout=300,
+        )
+    log(f"approval: {describe(final)}: {final['status'].get('message')}")
+    return versions_after(rec.versions, before)
+
+
 RUNNERS: dict[str, Callable[[Env, dict[str, Any]], list[dict[str, Any]]]] = {
     "shop": scenario_shop,
     "rollback": scenario_rollback,
@@ -653,6 +701,7 @@ RUNNERS: dict[str, Callable[[Env, dict[str, Any]], list[dict[str, Any]]]] = {
     "target": scenario_target,
     "suspend": scenario_suspend,
     "transient": scenario_transient,
+    "approval": scenario_approval,
 }
 
 

@@ -3,7 +3,9 @@
 Starts the local cluster (building its binaries the first time), installs the CRD, runs the
 operator as a process, applies the shop's DatabaseMigration and shows what an on-call engineer
 sees: `kubectl get dbmigrations` while the phases run, validation in status, a lowered target
-rolled back, and a broken migration that stops with file and line. Everything it starts stops.
+rolled back, a dangerous migration stopped for approval and approved by a commit-style
+annotation of its plan's hash, and a broken migration that stops with file and line. Everything
+it starts stops.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from localpg import LocalPostgres
 REPO = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "dbmigrator"
 NS = "shop"
+DANGEROUS = (
+    "-- 009: faster order lists, longer totals\n"
+    "CREATE INDEX orders_status_idx ON public.orders (status);\n"
+    "\n"
+    "ALTER TABLE public.orders\n"
+    "  ALTER COLUMN total TYPE numeric(14, 2);\n"
+)
 
 
 def step(title: str) -> None:
@@ -70,8 +79,9 @@ class Demo:
         )
         return out
 
-    def watch_until_settled(self, timeout: float = 240) -> dict[str, Any]:
-        """Print `kubectl get dbmigrations` rows as they change, until Ready or Stalled."""
+    def watch_until_settled(self, timeout: float = 240, phase: str = "") -> dict[str, Any]:
+        """Print `kubectl get dbmigrations` rows as they change, until Ready or Stalled (or the
+        current generation reaches `phase`)."""
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
@@ -84,7 +94,9 @@ class Demo:
             st = r.get("status") or {}
             conds = {c["type"]: c["status"] for c in st.get("conditions") or []}
             if st.get("observedGeneration") == r["metadata"]["generation"] and (
-                conds.get("Ready") == "True" or conds.get("Stalled") == "True"
+                conds.get("Ready") == "True"
+                or conds.get("Stalled") == "True"
+                or (phase and st.get("phase") == phase)
             ):
                 final = self.kubectl("-n", NS, "get", "dbmigrations").splitlines()[-1]
                 if final.rsplit(None, 1)[0] != last:
@@ -191,12 +203,42 @@ def run_operator_story() -> None:
         demo.watch_until_settled()
 
         step(
-            "A broken migration 009: it stops with file, line and SQLSTATE, Stalled=True (Argo CD: Degraded)"
+            "A dangerous 009 (a plain CREATE INDEX on a table that exists, a column type change): "
+            "the plan step lints it and the run waits for approval; no backup, no Job"
         )
-        demo.migrations({"009_add_loyalty_points.sql": "alter table public.user_profiles add column "
+        demo.migrations({"009_orders_status_index.sql": DANGEROUS})
+        demo.apply(resource("009", phases=[]))
+        r = demo.watch_until_settled(phase="AwaitingApproval")
+        plan = r["status"]["plan"]
+        for finding in plan["lint"]:
+            print(f"  {finding['file']}:{finding['line']} {finding['level']} {finding['rule']}")
+        print(f"message: {r['status']['message']}")
+        demo.kubectl("-n", NS, "get", "jobs", show=True)
+
+        step("Approve exactly that plan the GitOps way: a commit of the annotation with its hash")
+        # `kubectl apply` left its last-applied annotation, so the map exists: the same JSON
+        # patch a kustomization carries.
+        patch = [{"op": "add", "path": "/metadata/annotations/dbmigrator.io~1approve-plan",
+                  "value": plan["hash"]}]  # fmt: skip
+        print("# examples/shop/kustomization.yaml, in the approving commit:\npatches:\n"
+              "  - target: {kind: DatabaseMigration, name: shop-db}\n    patch: |\n"
+              "      - op: add\n        path: /metadata/annotations/dbmigrator.io~1approve-plan\n"
+              f"        value: {plan['hash']}")  # fmt: skip
+        demo.kubectl("-n", NS, "patch", "dbm", "shop-db", "--type", "json", "-p",
+                     json.dumps(patch), show=True)  # fmt: skip
+        demo.watch_until_settled()
+        demo.kubectl("-n", NS, "get", "events", "--field-selector",
+                     "involvedObject.kind=DatabaseMigration", "-o",
+                     "custom-columns=REASON:.reason,MESSAGE:.message", show=True)  # fmt: skip
+
+        step(
+            "A broken migration 010: it stops with file, line and SQLSTATE, Stalled=True (Argo CD: Degraded)"
+        )
+        demo.migrations({"009_orders_status_index.sql": DANGEROUS,
+                         "010_add_loyalty_points.sql": "alter table public.user_profiles add column "
                          "if not exists loyalty_points int;\n\nupdate public.user_profiles\n"
                          "   set loyalty_points = points_from_orders;\n"})  # fmt: skip
-        demo.apply(resource("009", phases=[]))
+        demo.apply(resource("010", phases=[]))
         demo.watch_until_settled()
         conds = demo.kubectl("-n", NS, "get", "dbm", "shop-db", "-o",
                              "jsonpath={range .status.conditions[*]}{.type}={.status} ({.reason}){'\\n'}{end}")  # fmt: skip

@@ -24,6 +24,7 @@ from dbmigrator.console import (
     ConsoleProgress,
     show_down_plan,
     show_drift,
+    show_lint,
     show_plan,
     show_result,
     show_status,
@@ -35,11 +36,20 @@ from dbmigrator.engine.database import Dsn, connect, resolve_dsn, scrub, secret_
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.pgtools import server_major
 from dbmigrator.engine.planning import current_version, parse_phase
-from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
+from dbmigrator.engine.results import (
+    PlanInfo,
+    RunResult,
+    format_error,
+    render_compact,
+    render_json,
+)
 
 if TYPE_CHECKING:
     from dbmigrator.engine.drift import Baseline, DriftReport
+    from dbmigrator.engine.files import MigrationSet
+    from dbmigrator.engine.lintrules import Direction, FailOn, LintReport
     from dbmigrator.engine.runner import Engine
+    from dbmigrator.engine.sqlparse import ParsedFile
 from dbmigrator.engine.options import RunOptions
 
 
@@ -239,18 +249,51 @@ def main() -> None:
 @click.option(
     "--phase", "phases", multiple=True, metavar="NAME=THROUGH", help="Group migrations in phases."
 )
+@click.option("--down", "down_plan", is_flag=True,
+              help="Plan going down to --target with down files (what `down` would run).")  # fmt: skip
 @_guard("plan")
-def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
-    """Show what `up` would run, in which order and how; change nothing."""
+def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: bool) -> None:
+    """Show what `up` (or `down`) would run, in which order and how, its lint findings and the
+    plan's hash (`up --expect-plan HASH` runs only that plan); change nothing."""
+    from dbmigrator.engine.planhash import build_plan, build_plan_info
     from dbmigrator.engine.sqlparse import plan_cluster_wide
 
     engine = ctx.engine()
+    if down_plan:
+        if target is None:
+            raise InputError("plan --down needs --target VERSION (the version to go back to)")
+        down = engine.plan_down(target)
+        report, skipped = _plan_lint(lambda: engine.lint_down(down))
+        drift = engine.drift()
+        facts = build_plan(engine.migrations, "down", down.current, target)
+        info = _with_lint(build_plan_info(facts), report)
+        warnings = [skipped] if skipped else []
+        if ctx.output == "json":
+            click.echo(json.dumps({
+                "command": "plan", "ok": True, "currentVersion": down.current, "targetVersion": target,
+                "warnings": warnings, "lint": [f.as_json() for f in report.findings],
+                "lintCounts": report.counts, **_drift_json(drift), "plan": _plan_json(info),
+            }))  # fmt: skip
+        else:
+            show_down_plan(ctx.console, down)
+            show_drift(ctx.console, drift)
+            _show_lint_and_hash(ctx, report, skipped, info, target)
+        _plan_result(ctx, info, warnings, drift)
+        return
     up_plan = engine.plan(target, [parse_phase(p) for p in phases])
+    end = up_plan.target or up_plan.current or "0"
+    report, skipped = _plan_lint(lambda: engine.lint_up(up_plan))
+    info = _with_lint(
+        build_plan_info(build_plan(engine.migrations, "up", up_plan.current, end)), report
+    )
+    warnings = [*up_plan.warnings, *([skipped] if skipped else [])]
     drift = engine.drift()
     if ctx.output == "json":
         click.echo(json.dumps({
             "command": "plan", "ok": True, "currentVersion": up_plan.current, "targetVersion": up_plan.target,
-            "warnings": list(up_plan.warnings), **_drift_json(drift),
+            "warnings": warnings,
+            "lint": [f.as_json() for f in report.findings], "lintCounts": report.counts,
+            **_drift_json(drift),
             "phases": [{"name": ph.name, "through": ph.through, "migrations": [
                 {"version": m.version, "name": m.name, "file": m.up.name, "checksum": m.checksum,
                  "statements": len(engine.parsed(m.up).executable),
@@ -262,12 +305,181 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
                                  for c in plan_cluster_wide([engine.parsed(m.up)])],
                  "down": m.down.name if m.down else None}
                 for m in ph.migrations]} for ph in up_plan.phases],
+            "plan": _plan_json(info),
         }))  # fmt: skip
     else:
         show_plan(
             ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
         )
         show_drift(ctx.console, drift)
+        _show_lint_and_hash(ctx, report, skipped, info, end)
+    _plan_result(ctx, info, warnings, drift)
+
+
+def _show_lint_and_hash(
+    ctx: Context, report: LintReport, skipped: str | None, info: PlanInfo, target: str
+) -> None:
+    show_lint(ctx.console, report, summary=False)
+    if skipped:
+        ctx.console.print(f"[yellow]warning:[/] {escape(skipped)}")
+    command = "up" if info.direction == "up" else "down"
+    ctx.console.print(f"Plan hash: [bold]{info.hash}[/]", highlight=False)
+    ctx.console.print(
+        f"Run exactly this plan: dbmigrator {command} --target {target} --expect-plan {info.hash}",
+        highlight=False,
+    )
+
+
+def _with_lint(info: PlanInfo, report: LintReport) -> PlanInfo:
+    """The plan with its lint findings (bounded like its files) and their counts."""
+    from dbmigrator.engine.planhash import MAX_PLAN_FILES
+    from dbmigrator.engine.results import LintCounts, PlanLintItem
+
+    items = [PlanLintItem(file=f.file, line=f.line, rule=f.rule, level=f.level, message=f.message)
+             for f in report.findings[:MAX_PLAN_FILES]]  # fmt: skip
+    counts = LintCounts(**report.counts)
+    return info.model_copy(update={"lint": items, "lint_counts": counts})
+
+
+def _plan_json(info: PlanInfo) -> dict[str, Any]:
+    data: dict[str, Any] = info.model_dump(by_alias=True, exclude_none=True)
+    return data
+
+
+def _plan_result(ctx: Context, info: PlanInfo, warnings: list[str], drift: DriftReport) -> None:
+    """A Job's plan step reads the plan from the termination log, like every other command."""
+    from dbmigrator.engine.runner import drift_items
+
+    ctx.progress.close()
+    if ctx.termination_log is not None:
+        items, count = drift_items(drift)
+        result = RunResult(
+            command="plan", ok=True, exit_code=0, database=ctx.resolve_dsn().dbname,
+            from_version=info.from_version, current_version=info.from_version or "0",
+            target_version=info.target_version, plan=info, warnings=warnings,
+            drift=items, drift_count=count,
+        )  # fmt: skip
+        _write_termination_log(ctx.termination_log, result)
+
+
+_EXPECT_PLAN = [
+    click.option("--expect-plan", "expect_plan", default=None, metavar="HASH",
+                 help="Run only if the files give this plan hash (as printed by `plan`); checked "
+                      "before anything changes."),
+    click.option("--plan-from", "plan_from", default=None, metavar="VERSION",
+                 help="With --expect-plan: the version the approved plan starts from "
+                      "(default: the database's version)."),
+    click.option("--plan-target", "plan_target", default=None, metavar="VERSION",
+                 help="With --expect-plan: the approved plan's target (default: --target)."),
+]  # fmt: skip
+
+
+def _expect_plan(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_EXPECT_PLAN):
+        f = option(f)
+    return f
+
+
+def _plan_options(
+    expect_plan: str | None, plan_from: str | None, plan_target: str | None
+) -> dict[str, Any]:
+    """RunOptions overrides of --expect-plan, --plan-from, --plan-target (validated)."""
+    from dbmigrator.engine.planhash import parse_plan_hash
+
+    if expect_plan is None:
+        if plan_from is not None or plan_target is not None:
+            raise InputError("--plan-from and --plan-target only go with --expect-plan HASH")
+        return {}
+    for flag, value in (("--plan-from", plan_from), ("--plan-target", plan_target)):
+        if value is not None and not value.isdigit():
+            raise InputError(f"{flag} {value!r}: expected a version (digits)")
+    return {
+        "expect_plan": parse_plan_hash(expect_plan),
+        "plan_from": plan_from,
+        "plan_target": plan_target,
+    }
+
+
+def _plan_lint(lint: Callable[[], LintReport]) -> tuple[LintReport, str | None]:
+    """The plan's lint findings; `plan` never fails on lint, so a missing or failing squawk
+    becomes a warning (with an empty report)."""
+    from dbmigrator.engine.lintrules import LintReport
+
+    try:
+        return lint(), None
+    except EngineError as exc:
+        return LintReport(), f"lint skipped: {exc}"
+
+
+@main.command()
+@_common
+@click.option(
+    "--target",
+    default=None,
+    help="Lint the pending files up to this version (default: the latest).",
+)
+@click.option(
+    "--down-to",
+    default=None,
+    metavar="VERSION",
+    help="Lint the down files a rollback to VERSION would run, in their order, instead.",
+)
+@click.option(
+    "--all",
+    "all_files",
+    is_flag=True,
+    help="Lint every file (up to --target, or down to --down-to) without a database, "
+    "each as if the files before it were applied (for CI and pre-commit).",
+)
+@click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default=None,
+              help="Lowest level that exits 1 (default: the checks file's lint.failOn, else error).")  # fmt: skip
+@_guard("lint")
+def lint(ctx: Context, target: str | None, down_to: str | None, all_files: bool,
+         fail_on: FailOn | None) -> None:  # fmt: skip
+    """Lint the plan's SQL with squawk: the pending up files (or, with --down-to, the down
+    files of a rollback). Exit 1 when a finding reaches --fail-on, 2 on bad input."""
+    from dbmigrator.engine.lint import lint_files
+    from dbmigrator.engine.source import read_checks, read_migration_dir
+
+    if target is not None and down_to is not None:
+        raise InputError("give --target or --down-to, not both")
+    if all_files:
+        migrations = read_migration_dir(ctx.directory)
+        checks = read_checks(ctx.checks, os.environ.get("DBMIGRATOR_CHECKS_JSON"), ctx.directory)
+        files = _all_files(migrations, target, down_to)
+        direction: Direction = "down" if down_to is not None else "up"
+        report = lint_files(
+            files, checks.lint, direction=direction, fail_on=fail_on, plan_context=False
+        )
+    elif down_to is not None:
+        engine = ctx.engine()
+        report = engine.lint_down(engine.plan_down(down_to), fail_on=fail_on)
+    else:
+        engine = ctx.engine()
+        report = engine.lint_up(engine.plan(target), fail_on=fail_on)
+    if ctx.output == "json":
+        click.echo(json.dumps(report.as_json()))
+    else:
+        show_lint(ctx.console, report, summary=True)
+    sys.exit(1 if report.failed else 0)
+
+
+def _all_files(
+    migrations: MigrationSet, target: str | None, down_to: str | None
+) -> list[ParsedFile]:
+    """Every up file to --target in order, or with --down-to every down file above it, newest
+    first (the order a rollback runs them). Parsed first: a syntax error is bad input (exit 2)."""
+    from dbmigrator.engine.sqlparse import parse_file
+
+    if down_to is not None:
+        floor = migrations.resolve(down_to, allow_zero=True, what="--down-to")
+        return [
+            parse_file(m.down)
+            for m in reversed(list(migrations))
+            if m.key > floor and m.down is not None
+        ]
+    top = migrations.resolve(target) if target is not None else None
+    return [parse_file(m.up) for m in migrations if top is None or m.key <= top]
 
 
 @main.command()
@@ -283,32 +495,44 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...]) -> None:
     is_flag=True,
     help="Apply pending versions older than the newest applied one.",
 )
+@_expect_plan
 @_drift_option
 @_guard("up")
 def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: bool,
-       on_failure: str, allow_out_of_order: bool, drift_mode: str) -> None:  # fmt: skip
+       on_failure: str, allow_out_of_order: bool, drift_mode: str, expect_plan: str | None,
+       plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
     """Apply pending migrations up to a target, validating after each one."""
     engine = ctx.engine(
-        validate=not no_validate,
-        on_failure=on_failure,
-        allow_out_of_order=allow_out_of_order,
-        drift=drift_mode,
-    )
+        validate=not no_validate, on_failure=on_failure, allow_out_of_order=allow_out_of_order,
+        drift=drift_mode, **_plan_options(expect_plan, plan_from, plan_target),
+    )  # fmt: skip
     _finish(ctx, engine.up(target, [parse_phase(p) for p in phases]))
 
 
 @main.command()
 @_common
 @click.option("--target", required=True, help="Version to go back to (000 = before the first).")
-@click.option("--dry-run", is_flag=True, help="Only show which down files would run.")
+@click.option(
+    "--dry-run", is_flag=True, help="Only show which down files would run, and their lint findings."
+)
 @click.option("--no-validate", is_flag=True, help="Skip validation afterwards.")
+@_expect_plan
 @_drift_option
 @_guard("down")
-def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, drift_mode: str) -> None:
+def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, drift_mode: str,
+         expect_plan: str | None, plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
     """Run down files in reverse order back to a target version."""
-    engine = ctx.engine(validate=not no_validate, drift=drift_mode)
+    engine = ctx.engine(
+        validate=not no_validate, drift=drift_mode,
+        **_plan_options(expect_plan, plan_from, plan_target),
+    )  # fmt: skip
     if dry_run:
-        show_down_plan(ctx.console, engine.plan_down(target))
+        down_plan = engine.plan_down(target)
+        show_down_plan(ctx.console, down_plan)
+        try:  # the down files' lint, for information (`lint --down-to` is the gate)
+            show_lint(ctx.console, engine.lint_down(down_plan), summary=False)
+        except EngineError as exc:
+            ctx.console.print(f"[yellow]warning:[/] lint skipped: {escape(str(exc))}")
         return
     _finish(ctx, engine.down(target))
 
@@ -467,13 +691,17 @@ def restore(ctx: Context, source: Path, expect_sha256: str | None, yes: bool) ->
 @click.option("--backup", "backup_file", type=click.Path(path_type=Path), default=None,
               help="Rehearse on this existing backup instead of taking a fresh one.")  # fmt: skip
 @click.option("--no-validate", is_flag=True, help="Skip validation in the scratch database.")
+@_expect_plan
 @_guard("rehearse")
 def rehearse(ctx: Context, target: str | None, phases: tuple[str, ...], backup_file: Path | None,
-             no_validate: bool) -> None:  # fmt: skip
+             no_validate: bool, expect_plan: str | None, plan_from: str | None,
+             plan_target: str | None) -> None:  # fmt: skip
     """Back up, restore into a scratch database, run `up` + validation there, drop it."""
     from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 
-    engine = ctx.engine(validate=not no_validate)
+    engine = ctx.engine(
+        validate=not no_validate, **_plan_options(expect_plan, plan_from, plan_target)
+    )
     if backup_file is not None:  # the same checks as restore: under the root, matching its sidecar
         backup_file = resolve_backup_path(backup_file)
         verify_backup_digest(backup_file, None)

@@ -22,6 +22,7 @@ from dbmigrator.engine.results import RunResult, format_error
 
 if TYPE_CHECKING:  # pglast loads only for the commands that parse SQL
     from dbmigrator.engine.drift import DriftReport
+    from dbmigrator.engine.lintrules import LintReport
     from dbmigrator.engine.sqlparse import ParsedFile, Statement
 
 OK = "[green]✓[/]"
@@ -136,6 +137,29 @@ def show_plan(console: Console, plan: UpPlan, parsed: dict[str, ParsedFile]) -> 
         console.print(f"[yellow]note:[/] {c.display}", highlight=False)
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def show_lint(console: Console, report: LintReport, *, summary: bool) -> None:
+    """Findings under each file, one line each: `file:line rule [level] message`."""
+    colour = {"error": "red", "warning": "yellow"}
+    for name in report.files:
+        findings = report.for_file(name)
+        if not findings:
+            continue
+        if not summary:
+            console.print(f"lint {escape(name)}:", highlight=False)
+        for f in findings:
+            console.print(
+                f"{'  ' if not summary else ''}{escape(f.file)}:{f.line} {f.rule} "
+                f"[{colour[f.level]}]\\[{f.level}][/] {escape(f.message)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if summary:
+        console.print(report.summary(), highlight=False)
+    elif report.findings:
+        c = report.counts
+        console.print(f"lint: {c['error']} error(s), {c['warning']} warning(s)", highlight=False)
 
 
 def show_down_plan(console: Console, plan: DownPlan) -> None:

@@ -37,13 +37,17 @@ def run_in_image(*args: str, entrypoint: str | None = None) -> str:
 def test_the_image_runs_non_root_read_only_with_its_tools() -> None:
     assert "Usage: dbmigrator" in run_in_image("--help")
     who = run_in_image("-c", "id -u; id -g; pg_dump --version; pg_restore --version; "
-                       "busybox --help | head -1; python3 --version", entrypoint="sh")  # fmt: skip
+                       "busybox --help | head -1; python3 --version; squawk --version; "
+                       "python3 -c 'from dbmigrator.engine.lint import find_squawk; "
+                       "print(find_squawk())'", entrypoint="sh")  # fmt: skip
     lines = who.splitlines()
     assert lines[:2] == ["10001", "10001"], "the image's USER is the chart's runAsUser"
     assert lines[2].startswith("pg_dump (PostgreSQL) 15.")
     assert lines[3].startswith("pg_restore (PostgreSQL) 15.")
     assert lines[4].startswith("BusyBox")
     assert lines[5].startswith("Python 3.11")
+    assert lines[6].startswith("squawk 2."), "lint needs the squawk binary in the image"
+    assert lines[7] == "/app/.venv/bin/squawk"
     inspect = json.loads(podman("image", "inspect", IMAGE).stdout)[0]
     labels = inspect["Labels"]
     assert labels["org.opencontainers.image.base.name"] == "docker.io/library/debian:bookworm-slim"

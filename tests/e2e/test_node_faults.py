@@ -60,7 +60,9 @@ def test_a_pod_deleted_mid_migration_is_never_lost(shop: Shop) -> None:
                              **ONE_SHOT))  # fmt: skip
 
     def running_pod() -> str | None:
-        pods = json.loads(shop.kubectl("get", "pods", "-o", "json"))["items"]
+        # The migrate step's pod (the run's plan step runs first, in a pod of its own).
+        pods = json.loads(shop.kubectl("get", "pods", "-l", "dbmigrator.io/step=migrate-1",
+                                       "-o", "json"))["items"]  # fmt: skip
         for pod in pods:
             for cs in pod["status"].get("containerStatuses") or []:
                 if "running" in (cs.get("state") or {}):

@@ -107,8 +107,8 @@ def test_step_ids_parse_and_format_in_one_place() -> None:
 def test_every_step_kind_has_one_row_of_facts() -> None:
     assert set(KINDS) == set(STEP_KINDS)
     assert {k: f.command for k, f in KINDS.items()} == {
-        "backup": "backup", "rehearse": "rehearse", "migrate": "up", "down": "down",
-        "restore": "restore",
+        "plan": "plan", "backup": "backup", "rehearse": "rehearse", "migrate": "up",
+        "down": "down", "restore": "restore",
     }  # fmt: skip
     assert [k for k, f in KINDS.items() if f.recovery] == ["down", "restore"]
     assert KINDS["migrate"].failure is None  # the engine's error kind decides
@@ -124,11 +124,12 @@ def test_args_per_step() -> None:
         "rehearse", "--dir", "/migrations", "--target", "008", *TAIL
     ]  # fmt: skip
     assert build_args(MIGRATE, s, "shop-db") == [
-        "up", "--dir", "/migrations", "--target", "005", "--on-failure", "stop", *TAIL
+        "up", "--dir", "/migrations", "--target", "005", "--on-failure", "stop",
+        "--drift", "warn", *TAIL
     ]  # fmt: skip
     down = JobRequest(step=StepId.parse("down"), generation=4, target="003")
     assert build_args(down, s, "shop-db") == [
-        "down", "--dir", "/migrations", "--target", "003", *TAIL
+        "down", "--dir", "/migrations", "--target", "003", "--drift", "warn", *TAIL
     ]  # fmt: skip
     no_checks = spec(validation={"enabled": False})
     assert "--no-validate" in build_args(down, no_checks, "shop-db")
@@ -137,6 +138,33 @@ def test_args_per_step() -> None:
     assert build_args(RESTORE, s, "shop-db") == [
         "restore", "--from", "/backups/shop-db/db-x-003.dump", "--yes", *TAIL
     ]  # fmt: skip
+
+
+def test_plan_args_and_the_binding_of_later_steps_to_the_approved_plan() -> None:
+    s = spec(safety={"review": "Always", "drift": "Fail"})
+    plan = JobRequest(step=StepId("plan"), generation=4, target="009")
+    assert build_args(plan, s, "shop-db") == [
+        "plan", "--dir", "/migrations", "--target", "009", *TAIL
+    ]  # fmt: skip
+    lowered = JobRequest(step=StepId("plan"), generation=4, target="005", operation="rollback")
+    assert build_args(lowered, s, "shop-db")[5] == "--down"
+    bound = ("sha256:" + "ab" * 32, "008", "009")
+    for step in ("rehearse", "migrate-1", "down"):
+        request = JobRequest(step=StepId.parse(step), generation=4, target="009", plan=bound)
+        args = build_args(request, s, "shop-db")
+        i = args.index("--expect-plan")
+        assert args[i : i + 6] == ["--expect-plan", bound[0], "--plan-from", "008",
+                                   "--plan-target", "009"]  # fmt: skip
+    migrate = JobRequest(step=StepId.parse("migrate-1"), generation=4, target="009")
+    assert build_args(migrate, s, "shop-db")[-6:-4] == ["--drift", "fail"]
+    recovery = JobRequest(step=StepId("down"), generation=4, target="008", recovery=True)
+    assert build_args(recovery, s, "shop-db")[-6:-4] == ["--drift", "ignore"]
+    # The plan step reads the lint settings (the checks JSON) even without validation, and
+    # mounts the migrations but never the backup volume.
+    job = build_job(plan, spec(validation={"enabled": False}), OWNER, "img")
+    env = {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    volumes = {v["name"] for v in job["spec"]["template"]["spec"]["volumes"]}
+    assert "DBMIGRATOR_CHECKS_JSON" in env and "backups" not in volumes and "migrations" in volumes
 
 
 def test_restore_passes_the_recorded_hash_of_the_backup() -> None:
@@ -166,7 +194,7 @@ def test_args_need_their_inputs() -> None:
 
 def test_checks_json_has_the_engine_keys() -> None:
     checks = json.loads(build_checks_json(spec().validation))
-    assert set(checks) == {"roleProbes", "queries", "security"}
+    assert set(checks) == {"roleProbes", "queries", "security", "lint"}
     assert checks["roleProbes"] == [{"role": "anon", "sql": "select 1", "expect": "allowed"}]
     assert checks["queries"][0]["maxDegradationPercent"] == 50.0
     assert checks["security"] == {"requireRlsOnExposedTables": False}

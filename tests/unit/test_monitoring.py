@@ -28,10 +28,10 @@ DASHBOARD = REPO / "charts" / "dbmigration-operator" / "files" / "grafana-dashbo
 RULE_TESTS = Path(__file__).parent / "promtool" / "rules_test.yaml"
 TESTDATA = REPO / "deploy/argocd/resource_customizations/dbmigrator.io/DatabaseMigration/testdata"
 SERIES = re.compile(r"\bdbmigrator_[a-z_]+\b")
-# Declared in the registry but without series until drift detection lands (issue 14).
-NOT_YET_EXPORTED = {"dbmigrator_drift_detected"}
-# A phase the rules watch that the operator's Phase type lacks until issue 14 adds it.
-NOT_YET_A_PHASE = {"AwaitingApproval"}
+# Declared in the registry but without series in the fixture's status (none pending now).
+NOT_YET_EXPORTED: set[str] = set()
+# A phase the rules watch that the operator's Phase type lacks (none since issue 14).
+NOT_YET_A_PHASE: set[str] = set()
 
 
 def promtool() -> str:
@@ -66,6 +66,7 @@ def exported() -> dict[str, set[str]]:
     _export("mon-a", "running", "e2e_shop_4_Migrating.yaml")  # a run in progress
     _export("mon-b", "stalled", "degraded_secretNotFound.yaml")
     _export("mon-e", "done", "healthy_succeeded.yaml")
+    _export("mon-f", "waiting", "suspended_awaitingApproval.yaml")  # has a plan: drift gauge
     metrics.count_step("mon-a", "running", "migrate")
     metrics.count_failure("mon-b", "stalled", "SecretNotFound")
     metrics.JOB_SECONDS.labels("migrate").observe(3.0)
@@ -77,6 +78,7 @@ def exported() -> dict[str, set[str]]:
     metrics.forget("mon-a", "running")
     metrics.forget("mon-b", "stalled")
     metrics.forget("mon-e", "done")
+    metrics.forget("mon-f", "waiting")
 
 
 def _families() -> set[str]:

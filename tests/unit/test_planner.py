@@ -12,7 +12,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,6 +38,7 @@ from dbmigrator.controller.runs import backoff_seconds, current_step, vint
 from dbmigrator.controller.status import fold_results, plan_reconcile
 from dbmigrator.controller.stepids import StepId
 from dbmigrator.controller.steps import (
+    AwaitApproval,
     Blocked,
     CreateJob,
     DeleteJob,
@@ -51,8 +52,13 @@ from dbmigrator.controller.steps import (
 from dbmigrator.engine.results import (
     AppliedMigration,
     BackupInfo,
+    DriftItem,
     ErrorInfo,
     ErrorKind,
+    LintCounts,
+    PlanFileInfo,
+    PlanInfo,
+    PlanLintItem,
     RevertedMigration,
     RunResult,
     ValidationSummary,
@@ -71,6 +77,8 @@ BASE: dict[str, Any] = {
     "database": {"secretRef": {"name": "db"}},
     "source": {"configMap": {"name": "migrations"}},
     "targetVersion": "008",
+    # The runs as they are without the gate; its plan step is tested in test_gate.py.
+    "safety": {"review": "Never", "drift": "Ignore"},
 }
 
 
@@ -109,6 +117,12 @@ class World:
     secret_found: bool = True
     config_map_found: bool = True
     steps: list[Step] = field(default_factory=list)
+    # The gate (test_gate.py): the approve-plan annotation, the lint findings (errors,
+    # warnings) and live-schema changes the plan step reports, and a revision of the files.
+    approval: str | None = None
+    lint: tuple[int, int] = (0, 0)
+    drift: tuple[str, ...] = ()
+    revision: int = 0
 
     # ----------------------------------------------------------------- the operator
 
@@ -122,6 +136,7 @@ class World:
             config_map_found=self.config_map_found,
             source=self.source if self.spec.source.config_map else None,
             retry_token=self.retry_token,
+            approval=self.approval,
         )
 
     def reconcile(self, *, crash: bool = False) -> Step:
@@ -170,7 +185,9 @@ class World:
         if run.start_version is not None and vint(run.target_version) < vint(run.start_version):
             assert run.operation == "rollback"
         if run.operation == "rollback":
-            assert kind in ("backup", "down"), "a lowered target ran something else than downs"
+            assert kind in ("plan", "backup", "down"), (
+                "a lowered target ran something else than downs"
+            )
         if kind == "down" and run.operation == "upgrade":
             assert run.failure is not None and run.on_failure == "Down"
         if kind == "restore":
@@ -223,6 +240,13 @@ class World:
 
         if fault is not None and fault.kind == "crash":
             return False, None
+        if "--expect-plan" in args:
+            frm, to = (int(args[args.index(flag) + 1]) for flag in ("--plan-from", "--plan-target"))
+            direction = "down" if command == "down" else "up"
+            if args[args.index("--expect-plan") + 1] != self.plan_hash(direction, frm, to):
+                return done(False, error=ErrorInfo(kind="plan", message="not the approved plan"))
+        if command == "plan":
+            return done(True, **self.plan_facts(args, target))
         if fault is not None and fault.kind in ("database", "lock", "input"):
             return done(False, error=ErrorInfo(kind=fault.kind, message=f"{fault.kind} trouble"))
         if command == "backup":
@@ -268,6 +292,31 @@ class World:
         return done(True, applied=applied, validation=ValidationSummary(
             passed=True, total=14, failed=0))  # fmt: skip
 
+    def plan_hash(self, direction: str, frm: int, to: int) -> str:
+        text = f"{direction}:{frm}:{to}:{self.revision}"
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def plan_facts(self, args: list[str], target: int | None) -> dict[str, Any]:
+        """What the plan step reports (the real engine: tests/integration/test_plan_binding.py)."""
+        assert target is not None
+        down = "--down" in args
+        direction: Literal["up", "down"] = "down" if down else "up"
+        versions = range(self.db, target, -1) if down else range(self.db + 1, target + 1)
+        errors, warnings = self.lint
+        lint = [PlanLintItem(file="009_x.sql", line=1, rule=f"rule-{i}",
+                             level="error" if i < errors else "warning", message="risky")
+                for i in range(errors + warnings)]  # fmt: skip
+        info = PlanInfo(
+            direction=direction, from_version=f"{self.db:03d}" if self.db else None,
+            target_version=f"{target:03d}", hash=self.plan_hash(direction, self.db, target),
+            files=[PlanFileInfo(version=f"{n:03d}", name=f"{n:03d}_m{n:03d}.sql") for n in versions],
+            file_count=len(versions), lint=lint,
+            lint_counts=LintCounts(error=errors, warning=warnings),
+        )  # fmt: skip
+        drift = [DriftItem(object=d.split(":")[0], kind="column", change="added", message=d)
+                 for d in self.drift]  # fmt: skip
+        return {"plan": info, "drift": drift, "drift_count": len(drift)}
+
     # ----------------------------------------------------------------- driving
 
     def set_spec(self, **patch: Any) -> None:
@@ -279,7 +328,7 @@ class World:
         """Reconcile and let Jobs finish until an outcome (Done, Fail, Blocked, Suspended)."""
         for _ in range(limit):
             step = self.reconcile()
-            if isinstance(step, Done | Fail | Blocked | Suspended):
+            if isinstance(step, Done | Fail | Blocked | Suspended | AwaitApproval):
                 return step
             if isinstance(step, Wait) and not self.observed().active_jobs:
                 self.now += timedelta(seconds=step.requeue_after or 1)

@@ -78,6 +78,7 @@ def make_spec(**patch: Any) -> DatabaseMigrationSpec:
         "source": {"configMap": {"name": "m"}},
         "targetVersion": "008",
         "phases": PHASES,
+        "safety": {"review": "Never", "drift": "Ignore"},  # the gate: test_gate.py
     }
     return parse_spec({**base, **patch})
 

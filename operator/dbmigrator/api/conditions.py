@@ -37,16 +37,21 @@ class Reason(StrEnum):
     ROLLING_BACK = "RollingBack"
     RESTORING = "Restoring"
     WAITING_FOR_JOB = "WaitingForJob"
+    PLANNING = "Planning"
     # An input that may still arrive (spec.dependencyTimeoutSeconds), then its *NotFound reason.
     WAITING_FOR_SECRET = "WaitingForSecret"  # noqa: S105 - a reason, not a secret
     WAITING_FOR_SECRET_KEY = "WaitingForSecretKey"  # noqa: S105 - a reason, not a secret
     WAITING_FOR_CONFIG_MAP = "WaitingForConfigMap"
     SUSPENDING = "Suspending"
+    # The plan needs a human: Ready=False, Reconciling=False, Stalled=False (not a failure).
+    AWAITING_APPROVAL = "AwaitingApproval"
     # Outcomes.
     SUCCEEDED = "Succeeded"
     SUSPENDED = "Suspended"
     BACKUP_SUCCEEDED = "BackupSucceeded"
     CHECKS_PASSED = "ChecksPassed"
+    PLAN_COMPUTED = "PlanComputed"
+    PLAN_APPROVED = "PlanApproved"
     # Failures reported by a Job (Stalled=True, except the transient ones while retried).
     MIGRATION_FAILED = "MigrationFailed"
     VALIDATION_FAILED = "ValidationFailed"
@@ -56,6 +61,8 @@ class Reason(StrEnum):
     RESTORE_FAILED = "RestoreFailed"
     DRIFT_DETECTED = "DriftDetected"  # an applied migration's file changed
     SCHEMA_DRIFT_DETECTED = "SchemaDriftDetected"  # the schema changed outside migrations
+    PLAN_FAILED = "PlanFailed"
+    PLAN_CHANGED = "PlanChanged"  # the files are not the approved plan any more
     INVALID_MIGRATIONS = "InvalidMigrations"
     DATABASE_UNREACHABLE = "DatabaseUnreachable"
     DATABASE_LOCKED = "DatabaseLocked"

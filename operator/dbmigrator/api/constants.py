@@ -38,6 +38,8 @@ ANNOTATION_PHASE: Final = f"{GROUP}/phase"
 ANNOTATION_OPERATION: Final = f"{GROUP}/operation"
 # `kubectl annotate dbm NAME dbmigrator.io/retry=$(date +%s) --overwrite` retries a failed run.
 ANNOTATION_RETRY: Final = f"{GROUP}/retry"
+# `kubectl annotate dbm NAME dbmigrator.io/approve-plan=<status.plan.hash>` approves that plan.
+ANNOTATION_APPROVE_PLAN: Final = f"{GROUP}/approve-plan"
 
 # Inside a Job's pod.
 CONTAINER_NAME: Final = "dbmigrator"
@@ -54,4 +56,7 @@ RUN_AS_ID: Final = 10001
 
 # Status bookkeeping.
 HISTORY_LIMIT: Final = 10
+PLAN_FILES_LIMIT: Final = 50
+PLAN_LINT_LIMIT: Final = 20
+PLAN_DRIFT_LIMIT: Final = 20
 MESSAGE_LIMIT: Final = 1024

@@ -28,6 +28,8 @@ OnFailure = Literal["None", "Down", "Restore"]
 Expectation = Literal["allowed", "empty", "denied"]
 Phase = Literal[
     "Pending",
+    "Planning",
+    "AwaitingApproval",
     "BackingUp",
     "Rehearsing",
     "Migrating",

@@ -74,6 +74,10 @@ def _sections(path: str, node: dict[str, Any]) -> list[str]:
     return ["\n".join(lines) + "\n", *nested]
 
 
+LONG_ENUM = 12
+"""Longer enums (squawk's rule names) are summarised; their list is in the CRD and the docs."""
+
+
 def _type(node: dict[str, Any]) -> str:
     if node.get("x-kubernetes-int-or-string"):
         return "int or string"
@@ -87,7 +91,10 @@ def _type(node: dict[str, Any]) -> str:
             return "object (free-form)"
         return "object"
     text = kind
-    if "enum" in node:
+    if "enum" in node and len(node["enum"]) > LONG_ENUM:
+        values = node["enum"]
+        text += f": one of {len(values)} values (`{values[0]}` … `{values[-1]}`)"
+    elif "enum" in node:
         text += ": " + " | ".join(f"`{v}`" for v in node["enum"])
     if "pattern" in node:
         text += f" matching `{node['pattern']}`"

@@ -24,6 +24,7 @@ from dbmigrator.api.fields import (
     Version,
     cel_rules,
 )
+from dbmigrator.api.lint import LintFailOn, LintRule
 
 
 class SecretKeyRef(ApiModel):
@@ -197,6 +198,26 @@ class SecurityChecks(ApiModel):
     )
 
 
+def _rules(description: str) -> Any:
+    return Field(default_factory=list, max_length=100, description=description)
+
+
+class LintSpec(ApiModel):
+    """Migration lint with squawk: which rules count as what (docs/safety.md has the defaults)."""
+
+    fail_on: LintFailOn = Field(
+        default="error",
+        description="Lowest finding level that fails `dbmigrator lint` (never: report only).",
+    )
+    ignore: list[LintRule] = _rules("squawk rules (docs/safety.md lists them) not reported at all.")
+    error: list[LintRule] = _rules(
+        "squawk rules raised to error (naming an opt-in rule enables it)."
+    )
+    warning: list[LintRule] = _rules(
+        "squawk rules lowered to warning (naming an opt-in rule enables it)."
+    )
+
+
 class DriftChecks(ApiModel):
     """Live-schema drift: what the comparison with the last run's snapshot leaves out."""
 
@@ -230,10 +251,35 @@ class ValidationSpec(ApiModel):
     security: SecurityChecks = Field(
         default_factory=SecurityChecks, description="Security checks beyond role probes."
     )
+    lint: LintSpec = Field(
+        default_factory=LintSpec,
+        description="Migration lint (squawk) of each plan: rule levels and what fails it.",
+    )
+
     drift: DriftChecks = Field(
         default_factory=DriftChecks,
         description="Live-schema drift: objects left out of the comparison with the snapshot "
         "recorded after the last run.",
+    )
+
+
+class SafetySpec(ApiModel):
+    """The gate before anything runs: each run first computes its plan (files, checksums, hash,
+    lint findings, live-schema drift), then waits for a human when the plan needs one."""
+
+    review: Literal["Never", "OnWarning", "OnError", "Always"] = Field(
+        default="OnError",
+        description="When a plan waits in phase AwaitingApproval for the annotation "
+        "dbmigrator.io/approve-plan=<status.plan.hash>: Never; OnWarning (any lint finding); "
+        "OnError (a lint finding of level error, e.g. a non-concurrent index on an existing "
+        "table or a column type change); Always. Rollbacks go through the same gate.",
+    )
+    drift: Literal["Fail", "Warn", "Ignore"] = Field(
+        default="Warn",
+        description="Changes to the live schema made outside migrations since the last run: "
+        "Fail stops the run (reason SchemaDriftDetected); Warn reports them (status.plan.drift, a "
+        "Warning Event) and goes on; Ignore does not look. With review Never and drift Ignore "
+        "no plan step runs.",
     )
 
 
@@ -369,6 +415,10 @@ class DatabaseMigrationSpec(ApiModel):
     rollback: RollbackSpec = Field(
         default_factory=RollbackSpec, description="What to do when a migration fails."
     )
+    safety: SafetySpec = Field(
+        default_factory=SafetySpec,
+        description="The plan step and its gate: approval of the exact plan, drift checks.",
+    )
     dependency_timeout_seconds: int = Field(
         default=300,
         ge=0,
@@ -384,6 +434,11 @@ class DatabaseMigrationSpec(ApiModel):
         "transaction rolls back).",
     )
     job: JobSpec = Field(default_factory=JobSpec, description="How the operator's Jobs run.")
+
+    @property
+    def plan_step_enabled(self) -> bool:
+        """True when every run starts with a plan step (the gate needs it)."""
+        return self.safety.review != "Never" or self.safety.drift != "Ignore"
 
     @property
     def backup_enabled(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dbmigrator.api import constants as c
 from dbmigrator.api.fields import (
     ApiModel,
     OnFailure,
@@ -94,6 +95,78 @@ class PerformanceStatus(ApiModel):
     passed: bool = Field(default=True, description="True when within the allowed slowdown.")
 
 
+class PlanFileStatus(ApiModel):
+    """One file the plan executes, in order."""
+
+    version: str = Field(description="Version (the file name's leading digits).")
+    name: str = Field(description="File name (the down file for a rollback).")
+    checksum: str | None = Field(default=None, description="sha256: of the file's text.")
+
+
+class LintFindingStatus(ApiModel):
+    """One lint finding on a file of the plan."""
+
+    file: str = Field(description="File the finding is in.")
+    line: int | None = Field(default=None, description="Line of the statement.")
+    rule: str = Field(description="Rule name, e.g. require-concurrent-index-creation.")
+    level: Literal["error", "warning"] = Field(description="error or warning.")
+    message: str = Field(description="What the rule found.")
+
+
+class LintCountsStatus(ApiModel):
+    """How many lint findings the plan has, by level (all of them, not only those listed)."""
+
+    error: int = Field(default=0, description="Findings of level error.")
+    warning: int = Field(default=0, description="Findings of level warning.")
+
+
+class DriftItemStatus(ApiModel):
+    """One change to the live schema made outside migrations."""
+
+    object: str = Field(description="Object, e.g. public.categories.")
+    kind: str | None = Field(default=None, description="Object kind, e.g. table or column.")
+    change: str | None = Field(default=None, description="added, removed or changed.")
+    message: str = Field(description="e.g. 'public.categories: column sneaky added'.")
+
+
+class PlanStatus(ApiModel):
+    """The plan of the current (or last) run: what it executes, its hash, what the gate saw."""
+
+    hash: str = Field(
+        description="sha256:<hex> over direction, versions and the files' names and checksums; "
+        "approve it with the annotation dbmigrator.io/approve-plan=<hash>."
+    )
+    direction: Literal["up", "down"] = Field(description="up, or down for a rollback.")
+    from_version: str | None = Field(default=None, description="Database version planned from.")
+    target_version: str = Field(description="Version planned to.")
+    files: list[PlanFileStatus] = Field(
+        default_factory=list,
+        max_length=c.PLAN_FILES_LIMIT,
+        description=f"The files executed, in order (the first {c.PLAN_FILES_LIMIT}).",
+    )
+    file_count: int = Field(default=0, description="How many files the plan executes.")
+    lint: list[LintFindingStatus] = Field(
+        default_factory=list,
+        max_length=c.PLAN_LINT_LIMIT,
+        description=f"Lint findings on the plan's files (the first {c.PLAN_LINT_LIMIT}).",
+    )
+    lint_counts: LintCountsStatus = Field(
+        default_factory=LintCountsStatus, description="Lint findings by level."
+    )
+    drift: list[DriftItemStatus] = Field(
+        default_factory=list,
+        max_length=c.PLAN_DRIFT_LIMIT,
+        description=f"Live-schema changes made outside migrations (the first {c.PLAN_DRIFT_LIMIT}).",
+    )
+    drift_count: int = Field(default=0, description="How many live-schema changes were found.")
+    review_required: bool = Field(
+        default=False, description="True when spec.safety.review asks for an approval."
+    )
+    approved: bool = Field(default=False, description="True once the annotation matched the hash.")
+    generation: int = Field(description="metadata.generation the plan was computed for.")
+    computed_at: str | None = Field(default=None, description="When it was computed (RFC 3339).")
+
+
 class HistoryEntry(ApiModel):
     """One finished operation (the last 10 are kept, oldest first)."""
 
@@ -124,14 +197,14 @@ class LastJob(ApiModel):
     """The most recent Job, and where its log is."""
 
     name: str = Field(description="Job name.")
-    step: str = Field(description="Step: backup, rehearse, migrate-N, down or restore.")
+    step: str = Field(description="Step: plan, backup, rehearse, migrate-N, down or restore.")
     log_hint: str = Field(description="Command that shows the Job's log.")
 
 
 class RunStepRecord(ApiModel):
     """A step of the run whose Job result has been recorded (exactly once)."""
 
-    step: str = Field(description="Step name: backup, rehearse, migrate-N, down or restore.")
+    step: str = Field(description="Step name: plan, backup, rehearse, migrate-N, down or restore.")
     job: str = Field(description="Job whose result this is.")
     succeeded: bool = Field(description="Whether the step succeeded.")
     reason: str = Field(description="Condition reason of the outcome.")
@@ -156,7 +229,7 @@ class RunFailure(ApiModel):
 class PlannedStep(ApiModel):
     """A step of a run, fixed when the run starts (so a changed spec cannot reshape it)."""
 
-    step: str = Field(description="Step name: backup, rehearse, migrate-N, down or restore.")
+    step: str = Field(description="Step name: plan, backup, rehearse, migrate-N, down or restore.")
     target: str | None = Field(default=None, description="Version the step works toward.")
     phase: str | None = Field(default=None, description="Phase name, for migrate-N steps.")
 
@@ -211,8 +284,8 @@ class DatabaseMigrationStatus(ApiModel):
     )
     phase: Phase | None = Field(
         default=None,
-        description="Pending, BackingUp, Rehearsing, Migrating, Validating, RollingBack, "
-        "Succeeded, Failed or Suspended.",
+        description="Pending, Planning, AwaitingApproval, BackingUp, Rehearsing, Migrating, "
+        "Validating, RollingBack, Succeeded, Failed or Suspended.",
     )
     current_version: str | None = Field(
         default=None, description="Highest version applied to the database, as last observed."
@@ -228,6 +301,9 @@ class DatabaseMigrationStatus(ApiModel):
         default_factory=list, description="Phases of the current (or last) upgrade."
     )
     backup: BackupStatus | None = Field(default=None, description="The newest backup.")
+    plan: PlanStatus | None = Field(
+        default=None, description="The plan of the current (or last) run and its gate."
+    )
     validation: ValidationStatus | None = Field(default=None, description="Last validation.")
     performance: list[PerformanceStatus] = Field(
         default_factory=list, description="Last query timings against their baselines."

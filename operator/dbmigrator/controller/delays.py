@@ -22,6 +22,9 @@ SUSPEND_POLL_SECONDS = 2.0  # a Job is being deleted for spec.suspend: see it go
 BLOCKED_RECHECK_SECONDS = (
     10.0  # input fixed outside the resource (Secret, ConfigMap) is not watched
 )
+# A plan waiting for approval: the annotation arrives as a watch event; this slow look notices a
+# changed ConfigMap (not watched), whose new files need a new plan.
+APPROVAL_RECHECK_SECONDS = 60.0
 DEPENDENCY_POLL_SECONDS = 5.0  # a late Secret or ConfigMap is polled for while it is waited for
 TRANSIENT_RETRY_SECONDS = 5.0  # the API server failed a call (TransientError)
 ERROR_RETRY_SECONDS = 10.0  # a reconcile raised something unexpected

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from typing import Literal, assert_never
 
 from dbmigrator.api.conditions import ConditionType, Reason, find_condition
+from dbmigrator.api.constants import ANNOTATION_APPROVE_PLAN
 from dbmigrator.api.status import DatabaseMigrationStatus
+from dbmigrator.controller.gate import describe_drift
 from dbmigrator.controller.steps import (
+    AwaitApproval,
     Blocked,
     CreateJob,
     DeleteJob,
@@ -38,6 +41,13 @@ def build_record_events(rec: RecordResult, after: DatabaseMigrationStatus) -> li
     """The Event of a folded-in result: what its step did."""
     text = f"{rec.step}: {after.message or ''}"
     match rec.outcome:
+        case "succeeded" if rec.step.kind == "plan" and after.plan is not None:
+            events = [Event("Normal", Reason.PLAN_COMPUTED, text)]
+            if after.plan.drift_count:
+                events.append(
+                    Event("Warning", Reason.SCHEMA_DRIFT_DETECTED, describe_drift(after.plan))
+                )
+            return events
         case "succeeded":
             return [Event("Normal", Reason.SUCCEEDED, text)]
         case "retry" | "failed":
@@ -69,12 +79,16 @@ def build_step_events(
     """The Events of the planned action (after it was applied to status)."""
     match step:
         case CreateJob():
-            return [Event("Normal", step.reason, f"created job {step.job_name}: {step.message}")]
+            created = Event("Normal", step.reason, f"created job {step.job_name}: {step.message}")
+            if step.approves is None:
+                return [created]
+            approved = f"plan {step.approves} approved by the annotation {ANNOTATION_APPROVE_PLAN}"
+            return [Event("Normal", Reason.PLAN_APPROVED, approved), created]
         case DeleteJob():
             return [Event("Normal", step.reason, step.message)]
         case Fail() | Blocked():
             return build_ready_change_events(before, after, warning=True)
-        case Done() | Suspended():
+        case Done() | Suspended() | AwaitApproval():
             return build_ready_change_events(before, after, warning=False)
         case Wait():
             return []

@@ -2,7 +2,8 @@
 
 A Job's name is deterministic: `<resource>-g<generation>-<step>[-r<retry>][-a<attempt>]`, so a
 restarted operator finds the Job it created instead of creating a second one. Steps are
-`backup`, `rehearse`, `migrate-<n>` (n = 1-based index of the phase), `down` and `restore`.
+`plan`, `backup`, `rehearse`, `migrate-<n>` (n = 1-based index of the phase), `down` and
+`restore`.
 Names and label values are kept within 63 characters (truncated, with a hash of the full name).
 The database URI only ever reaches the pod through `secretKeyRef`.
 
@@ -47,6 +48,8 @@ class JobRequest:
     backup_file: str | None = None
     operation: str = "upgrade"
     backup_sha256: str | None = None
+    plan: tuple[str, str, str] | None = None  # (hash, from, target): run exactly that plan
+    recovery: bool = False  # the down/restore that undoes a failed run
 
     @property
     def kind(self) -> StepKind:
@@ -97,10 +100,10 @@ def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
 
 
 def build_checks_json(validation: ValidationSpec) -> str:
-    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (keys roleProbes/queries/security,
-    and drift when it excludes something: unchanged Jobs for resources that do not use it)."""
+    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (roleProbes, queries, security,
+    lint, and drift when it excludes something: unchanged Jobs for resources that do not use it)."""
     data = validation.model_dump(by_alias=True, exclude_none=True)
-    checks = {k: data[k] for k in ("roleProbes", "queries", "security")}
+    checks = {k: data[k] for k in ("roleProbes", "queries", "security", "lint")}
     if validation.drift.exclude:
         checks["drift"] = data["drift"]
     return json.dumps(checks, sort_keys=True, separators=(",", ":"))
@@ -122,8 +125,19 @@ def build_args(request: JobRequest, spec: DatabaseMigrationSpec, resource: str) 
     if not request.target:
         raise ValueError(f"step {request.step} needs a target version")
     args = [request.step.facts.command, "--dir", c.MIGRATIONS_DIR, "--target", request.target]
+    if kind == "plan":
+        down = ["--down"] if request.operation == "rollback" else []
+        return [*args, *down, *tail]
     if kind == "migrate":
         args += ["--on-failure", request.on_failure]
+    if kind in ("migrate", "down"):
+        # spec.safety.drift again right before the change (the plan step saw it first); a
+        # recovery down after a failure undoes whatever the schema looks like.
+        drift = "ignore" if request.recovery else spec.safety.drift.lower()
+        args += ["--drift", drift]
+    if request.plan is not None:
+        plan_hash, plan_from, plan_target = request.plan
+        args += ["--expect-plan", plan_hash, "--plan-from", plan_from, "--plan-target", plan_target]
     if not spec.validation.enabled:
         args.append("--no-validate")
     return [*args, *tail]
@@ -302,9 +316,10 @@ def _container(
         {"name": "HOME", "value": c.TMP_DIR},
     ]
     validation = spec.validation
-    if request.kind in ("rehearse", "migrate", "down") and (
-        validation.enabled or validation.drift.exclude
-    ):
+    checks = request.kind in ("rehearse", "migrate", "down") and (
+        validation.enabled or bool(validation.drift.exclude)
+    )
+    if checks or request.kind == "plan":  # the plan step lints and checks drift with them
         env.append({"name": c.ENV_CHECKS_JSON, "value": build_checks_json(spec.validation)})
     if any(m["name"] == "backups" for m in mounts):
         env.append({"name": c.ENV_BACKUP_ROOT, "value": c.BACKUPS_DIR})
@@ -336,7 +351,7 @@ def _volumes(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
-    if request.kind in ("rehearse", "migrate", "down"):
+    if request.kind in ("plan", "rehearse", "migrate", "down"):
         mount: dict[str, Any] = {
             "name": "migrations",
             "mountPath": c.MIGRATIONS_DIR,
@@ -353,7 +368,7 @@ def _volumes(
             raise ValueError("spec.source needs configMap or image")
         mounts.append(mount)
     claim = spec.backup.volume_claim_name if spec.backup else None
-    if spec.backup_enabled or request.kind in ("backup", "restore"):
+    if (spec.backup_enabled and request.kind != "plan") or request.kind in ("backup", "restore"):
         if not claim:
             raise ValueError(f"step {request.step} needs spec.backup.volumeClaimName")
         volumes.append({"name": "backups", "persistentVolumeClaim": {"claimName": claim}})

@@ -160,6 +160,7 @@ class Kube:
             config_map_found=cm_found,
             source=listing,
             retry_token=annotations.get(c.ANNOTATION_RETRY),
+            approval=annotations.get(c.ANNOTATION_APPROVE_PLAN),
             policy=policy or JobPolicy(),
         )
 

@@ -56,8 +56,8 @@ RUN_DEADLINE = Gauge(
     "activeDeadlineSeconds (Unix time).",
     ["namespace", "name"],
 )  # fmt: skip
-# Declared for the chart's drift alert; exported once drift detection lands (issue 14): until
-# then it has no series and the alert cannot fire.
+# The chart's drift alert: 1 when the last plan step found live-schema changes made outside
+# migrations (status.plan.driftCount), 0 when it found none; no series before a plan step ran.
 DRIFT = Gauge(
     "dbmigrator_drift_detected", "1 when the database schema drifted from the applied migrations.",
     ["namespace", "name"],
@@ -115,9 +115,12 @@ def export(
     for phase in PHASES:
         gauge = _labels(PHASE, namespace, name, phase)
         gauge.set(1 if status.phase == phase else 0)  # type: ignore[attr-defined]
+    if status.plan is not None:
+        _labels(DRIFT, namespace, name).set(1 if status.plan.drift_count else 0)  # type: ignore[attr-defined]
     run = status.run
     started = _timestamp(run.started_at) if run and run.state == "Running" else None
-    if run is None or started is None:
+    if run is None or started is None or status.phase == "AwaitingApproval":
+        # A plan waiting for a human is no run past its deadline (its own alert watches it).
         _remove(namespace, name, RUN_STARTED, RUN_DEADLINE)
         return
     _labels(RUN_STARTED, namespace, name).set(started)  # type: ignore[attr-defined]

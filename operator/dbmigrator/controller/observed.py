@@ -172,6 +172,7 @@ class Observed:
     config_map_found: bool = True
     source: SourceListing | None = None
     retry_token: str | None = None
+    approval: str | None = None  # the dbmigrator.io/approve-plan annotation: an approved hash
     policy: JobPolicy = field(default_factory=JobPolicy)
     _by_name: Mapping[str, ObservedJob] = field(init=False, repr=False, compare=False)
 

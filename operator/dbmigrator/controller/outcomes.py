@@ -29,7 +29,7 @@ TRANSIENT_KINDS = {
 _MIGRATE_FAILURES = {
     "validation": Reason.VALIDATION_FAILED,
     "drift": Reason.DRIFT_DETECTED,
-    "schema-drift": Reason.SCHEMA_DRIFT_DETECTED,
+    "schema-drift": Reason.SCHEMA_DRIFT_DETECTED,  # the gate saw none; it came since
     "input": Reason.INVALID_MIGRATIONS,
 }
 
@@ -66,6 +66,8 @@ def failure_reason(step: StepId, result: RunResult | None) -> str:
     """The condition reason for a failed step, from the step and the engine's error kind."""
     if result is None:
         return Reason.JOB_FAILED
+    if result.error is not None and result.error.kind == "plan":
+        return Reason.PLAN_CHANGED  # the files are not the approved plan (any step)
     if step.facts.failure is not None:
         return step.facts.failure
     error = result.error.kind if result.error is not None else None

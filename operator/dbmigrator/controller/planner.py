@@ -21,23 +21,26 @@ Transition table (first matching row wins; "run" is `status.run`):
     a Job active, it is the current step's         -> Wait(job)  (adopted, possibly by a new run)
     a Job active, any other                        -> Wait(WaitingForJob)  (never two Jobs)
     suspend                                        -> Suspended
-    new generation, retry annotation, or source changed after a failed run:
+    new generation, retry annotation, or source changed after a failed run (or while its
+    plan awaits approval):
         target == current                          -> Done (nothing to do)
         Secret, key or ConfigMap missing           -> Blocked(SecretNotFound | ...)
         target, phases, down files vs. the source  -> Blocked(TargetVersionNotFound | ...)
         Restore without backup                     -> Blocked(BackupRequired)
         otherwise                                  -> new run: CreateJob(first step)
     run Running, retry backoff pending             -> Wait(requeue_after)
+    run Running, plan recorded, gate says no       -> AwaitApproval | Fail(SchemaDriftDetected) (gate.py)
     run Running, a step left                       -> CreateJob(step) (or adopt/record its Job)
     run Running, no step left, failure recorded    -> Fail(reason) (after any Down/Restore)
     run Running, no step left, current == target   -> Done
     run Running, no step left, current != target   -> Fail(TargetNotReached)
     run Succeeded / Failed (same generation)       -> Done / Fail (idempotent)
 
-Steps (`stepids.StepId`) of an upgrade run: backup (if enabled) -> rehearse (if enabled) ->
+Steps (`stepids.StepId`) of an upgrade run: plan (unless spec.safety.review is Never and
+spec.safety.drift Ignore) -> backup (if enabled) -> rehearse (if enabled) ->
 migrate-<n> for every phase
 with versions above the start version (a phase already covered by `currentVersion` is skipped).
-A rollback run (target lowered below currentVersion): backup (if enabled) -> down.
+A rollback run (target lowered below currentVersion): plan -> backup (if enabled) -> down.
 A failed migrate step is followed by `down` (to the run's start version) when onFailure is Down, or
 `restore` (of this run's backup) when onFailure is Restore, then the run fails.
 """
@@ -53,6 +56,7 @@ from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunState
 from dbmigrator.controller.checks import check_inputs, check_spec
 from dbmigrator.controller.delays import running_job_recheck
 from dbmigrator.controller.dependencies import await_dependency
+from dbmigrator.controller.gate import approves, awaiting_approval, plan_binding, plan_gate
 from dbmigrator.controller.jobs import JobRequest
 from dbmigrator.controller.observed import Observed
 from dbmigrator.controller.outcomes import classify_finished_job
@@ -195,9 +199,10 @@ def _needs_new_run(status: DatabaseMigrationStatus, observed: Observed) -> bool:
     run = status.run
     if run is None or run.generation != observed.generation:
         return True
-    if run.state != "Failed":
+    waiting = awaiting_approval(status, run)  # a plan nobody approved yet: replan new files
+    if run.state != "Failed" and not waiting:
         return False
-    if observed.retry_token != run.retry_token:
+    if observed.retry_token != run.retry_token and not waiting:
         return True
     digest = observed.source.digest if observed.source else None
     return digest is not None and run.source_digest is not None and digest != run.source_digest
@@ -256,6 +261,8 @@ def _plan_steps(
     target: str,
 ) -> list[PlannedStep]:
     steps: list[PlannedStep] = []
+    if spec.plan_step_enabled:
+        steps.append(PlannedStep(step=str(StepId("plan")), target=target))
     if spec.backup_enabled:
         steps.append(PlannedStep(step=str(StepId("backup")), target=current))
     if operation == "rollback":
@@ -320,6 +327,9 @@ def _advance(
                 requeue_after=running_job_recheck(job, observed.now),
             )  # fmt: skip
         return classify_finished_job(spec, observed, run, sid, job)
+    gate = plan_gate(spec, status, observed, run, sid)
+    if gate is not None:
+        return gate
     blocked = check_inputs(spec, observed)
     if blocked is not None:
         return await_dependency(spec, status, observed, blocked)
@@ -337,9 +347,12 @@ def _advance(
         backup_file=run.backup_file if restore else None,
         operation=run.operation,
         backup_sha256=_backup_sha256(status, run) if restore else None,
+        plan=plan_binding(status, run, sid),
+        recovery=run.failure is not None,
     )
+    message = _progress_message(spec, run, step, name)
     return CreateJob(
-        request, name, run, sid.facts.progress, _progress_message(spec, run, step, name)
+        request, name, run, sid.facts.progress, message, approves(spec, status, run, sid)
     )
 
 
@@ -378,7 +391,9 @@ def _progress_message(
         start = "an empty database"
     sid = StepId.parse(step.step)
     kind = sid.kind
-    if kind == "backup":
+    if kind == "plan":
+        text = f"planning {run.operation} {start} -> {run.target_version}: files, lint, drift"
+    elif kind == "backup":
         verb = "upgrading" if run.operation == "upgrade" else f"the {run.operation}"
         text = f"backing up before {verb} {start} -> {run.target_version}"
     elif kind == "rehearse":

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, assert_never
 
 from dbmigrator.api.conditions import ConditionType, Reason, set_condition
+from dbmigrator.api.constants import ANNOTATION_APPROVE_PLAN
 from dbmigrator.api.fields import PhaseState
 from dbmigrator.api.status import (
     MAX_WARNING_DETAILS,
@@ -24,11 +25,13 @@ from dbmigrator.api.status import (
     PerformanceStatus,
     PhaseStatus,
     PlannedStep,
+    PlanStatus,
     RunFailure,
     RunState,
     RunStepRecord,
     ValidationStatus,
 )
+from dbmigrator.controller.gate import describe_plan
 from dbmigrator.controller.jobs import backup_relative_path, build_log_hint
 from dbmigrator.controller.messages import (
     clip,
@@ -79,7 +82,7 @@ def apply_record(
             run, result, rec, conditions, updates, observed, now
         )
     updates["current_version"] = current
-    message = _record_message(rec, result, planned, current, run, ns)
+    message = _record_message(rec, result, planned, current, run, ns, status.plan)
     run = _record_run(run, rec, result, message, after, observed, now)
     updates["run"] = run
     updates["conditions"] = conditions
@@ -96,6 +99,8 @@ def db_version_after(kind: str, result: RunResult | None) -> str | None:
     """
     if result is None or kind == "rehearse":
         return None
+    if kind == "plan":  # read the tracking table, changed nothing
+        return result.current_version if result.ok else None
     if kind == "backup":
         version = result.backup.version if result.backup is not None else ""
         return result.current_version or version or None
@@ -196,7 +201,7 @@ def _record_run(
         run.start_version is None
         and result is not None
         and result.from_version
-        and rec.step.kind in ("migrate", "down")
+        and rec.step.kind in ("plan", "migrate", "down")
         and not any(r.applied or r.reverted for r in run.completed)
     ):
         updates["start_version"] = result.from_version
@@ -242,6 +247,7 @@ def _record_message(
     current: str | None,
     run: RunState,
     namespace: str,
+    status_plan: PlanStatus | None,
 ) -> str:
     kind = rec.step.kind
     if rec.outcome != "succeeded":
@@ -253,6 +259,8 @@ def _record_message(
         if kind == "restore":
             return f"restore failed: {text}"
         return text
+    if kind == "plan":
+        return _plan_message(status_plan, result)
     if kind == "backup":
         if result is not None and result.backup is not None:
             file = backup_relative_path(result.backup.file)
@@ -275,6 +283,14 @@ def _record_message(
             return f"rolled back to {current} with down files ({plural(count, 'migration')})"
         return f"reverted {plural(count, 'migration')} to {current}"
     return f"restored {run.backup_file} (database at {current})"
+
+
+def _plan_message(plan: PlanStatus | None, result: RunResult | None) -> str:
+    if plan is None or result is None or result.plan is None or plan.hash != result.plan.hash:
+        return "plan computed (no plan reported)"
+    if plan.review_required:
+        return f"{describe_plan(plan)}: needs approval ({ANNOTATION_APPROVE_PLAN})"
+    return f"{describe_plan(plan)}: no approval needed"
 
 
 def _merge_applied(

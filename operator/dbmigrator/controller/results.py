@@ -95,7 +95,48 @@ def check_result(result: RunResult, step: StepId, resource: str) -> str | None:
         problem = _check_migration(f"reverted[{i}]", r.version, r.name)
         if problem:
             return problem
-    return _check_backup(result, resource) or _check_details(result)
+    return _check_backup(result, resource) or _check_plan(result) or _check_details(result)
+
+
+_PLAN_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _check_plan(result: RunResult) -> str | None:
+    """A plan's hash becomes an approval target and its texts reach status: all bounded."""
+    p = result.plan
+    if p is None:
+        return None
+    if not _PLAN_HASH.fullmatch(p.hash):
+        return "plan.hash is not sha256:<64 lowercase hex digits>"
+    for where, version in (
+        ("plan.fromVersion", p.from_version),
+        ("plan.targetVersion", p.target_version),
+    ):
+        if version is not None and not _VERSION.fullmatch(version):
+            return f"{where} is not a version (digits)"
+    if max(len(p.files), len(p.lint), len(result.drift)) > MAX_ITEMS:
+        return f"plan has a list of more than {MAX_ITEMS} items"
+    if min(p.file_count, result.drift_count or 0, p.lint_counts.error, p.lint_counts.warning) < 0:
+        return "plan has a negative count"
+    for i, f in enumerate(p.files):
+        problem = _check_migration(f"plan.files[{i}]", f.version, f.name)
+        if problem:
+            return problem
+        if not _CHECKSUM.fullmatch(f.checksum):
+            return f"plan.files[{i}].checksum is not a checksum"
+    texts = [
+        (f"plan.lint[{i}].{k}", v)
+        for i, x in enumerate(p.lint)
+        for k, v in (("file", x.file), ("rule", x.rule), ("message", x.message))
+    ]
+    texts += [(f"drift[{i}].{k}", v) for i, x in enumerate(result.drift)
+              for k, v in (("object", x.object), ("kind", x.kind), ("name", x.name),
+                           ("change", x.change), ("message", x.message))]  # fmt: skip
+    for where, value in texts:
+        problem = _check_text(where, value, MAX_TEXT if where.endswith("message") else MAX_NAME)
+        if problem:
+            return problem
+    return None
 
 
 def _check_migration(where: str, version: str, name: str) -> str | None:

@@ -9,9 +9,10 @@ succeeded), the Events to emit and when to look again. Conditions follow kstatus
     needs a human    Ready=False  Reconciling=False  Stalled=True    (Fail, Blocked, invalid spec)
     succeeded        Ready=True   Reconciling=False  Stalled=False
     suspended        Ready=False  Reconciling=False  Stalled=False   (reason Suspended)
+    awaiting a human Ready=False  Reconciling=False  Stalled=False   (reason AwaitingApproval)
 
 `status.observedGeneration` is set when the generation's outcome is decided (Done, Fail, Blocked,
-Suspended); every condition carries the generation it was computed from. `lastTransitionTime`
+Suspended, AwaitApproval); every condition carries the generation it was computed from. `lastTransitionTime`
 changes only when a condition's status changes. Time comes in through `observed.now`.
 """
 
@@ -25,6 +26,7 @@ from dbmigrator.api.conditions import ConditionType, Reason, set_condition
 from dbmigrator.api.spec import DatabaseMigrationSpec
 from dbmigrator.api.status import DatabaseMigrationStatus, LastJob
 from dbmigrator.controller.delays import (
+    APPROVAL_RECHECK_SECONDS,
     BLOCKED_RECHECK_SECONDS,
     JOB_POLL_SECONDS,
     SUSPEND_POLL_SECONDS,
@@ -36,6 +38,7 @@ from dbmigrator.controller.events import (
     build_step_events,
     dedupe_events,
 )
+from dbmigrator.controller.gate import build_plan_status
 from dbmigrator.controller.jobs import build_log_hint
 from dbmigrator.controller.messages import clip, redact, success_message
 from dbmigrator.controller.observed import Observed
@@ -45,6 +48,7 @@ from dbmigrator.controller.runs import format_time
 from dbmigrator.controller.runstatus import adopt_run, finalize_run, supersede
 from dbmigrator.controller.stepids import StepId
 from dbmigrator.controller.steps import (
+    AwaitApproval,
     Blocked,
     CreateJob,
     DeleteJob,
@@ -107,7 +111,11 @@ def record_result(
     if status.waiting_since is not None:
         status = status.model_copy(update={"waiting_since": None})
     now = format_time(observed.now)
-    return apply_record(adopt_run(spec, status, observed, rec.run, now), observed, rec, now)
+    status = adopt_run(spec, status, observed, rec.run, now)
+    if rec.step.kind == "plan" and rec.result is not None and rec.result.plan is not None:
+        plan = build_plan_status(spec, rec.result.plan, rec.result, rec.run.generation, now)
+        status = status.model_copy(update={"plan": plan})
+    return apply_record(status, observed, rec, now)
 
 
 def plan_requeue(step: Step) -> float | None:
@@ -119,6 +127,8 @@ def plan_requeue(step: Step) -> float | None:
             return SUSPEND_POLL_SECONDS
         case Wait():
             return step.requeue_after
+        case AwaitApproval():
+            return APPROVAL_RECHECK_SECONDS
         case Blocked():
             # Fixed outside the resource (a Secret or ConfigMap appears or changes), which the
             # operator does not watch: look again soon rather than at the slow resync.
@@ -160,6 +170,8 @@ def apply_step(
     match step:
         case CreateJob():
             s = adopt_run(spec, status, observed, step.run, now)
+            if step.approves is not None and s.plan is not None and s.plan.hash == step.approves:
+                s = s.model_copy(update={"plan": s.plan.model_copy(update={"approved": True})})
             s = _mark_running(s, observed, step.request.step, step.job_name, now)
             phase = step.request.step.facts.phase
             return _progress(s, phase, step.reason, step.message, gen, now)
@@ -173,6 +185,12 @@ def apply_step(
         case DeleteJob():
             s = _interrupt_phases(status)
             return _progress(s, "Suspended", step.reason, step.message, gen, now)
+        case AwaitApproval():
+            s = adopt_run(spec, status, observed, step.run, now)
+            return _outcome(
+                s, "AwaitingApproval", "False", Reason.AWAITING_APPROVAL, step.message, gen, now,
+                stalled=False,
+            )  # fmt: skip
         case Suspended():
             return _outcome(
                 status, "Suspended", "False", Reason.SUSPENDED, step.message, gen, now,

@@ -1,6 +1,6 @@
 """The step vocabulary: what a run is made of, named once (pure).
 
-A step id is `StepId(kind, index)`: `backup`, `rehearse`, `migrate-<n>` (n = 1-based index of the
+A step id is `StepId(kind, index)`: `plan` (the gate: files, hash, lint, drift), `backup`, `rehearse`, `migrate-<n>` (n = 1-based index of the
 phase), `down` or `restore`. `StepId.parse` and `str()` are the only places that read or write the
 text form that status, Job names and labels carry. `KINDS` is the one table of what each kind
 means to the rest of the operator: the status.phase while it runs, its progress reason, the reason
@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from dbmigrator.api.conditions import Reason
 
-StepKind = Literal["backup", "rehearse", "migrate", "down", "restore"]
+StepKind = Literal["plan", "backup", "rehearse", "migrate", "down", "restore"]
 STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
 
 
@@ -30,6 +30,7 @@ class KindFacts:
 
 
 KINDS: dict[StepKind, KindFacts] = {
+    "plan": KindFacts("Planning", Reason.PLANNING, Reason.PLAN_FAILED, "plan"),
     "backup": KindFacts("BackingUp", Reason.BACKING_UP, Reason.BACKUP_FAILED, "backup"),
     "rehearse": KindFacts("Rehearsing", Reason.REHEARSING, Reason.REHEARSAL_FAILED, "rehearse"),
     "migrate": KindFacts("Migrating", Reason.MIGRATING, None, "up"),
@@ -70,7 +71,7 @@ class StepId:
             if kind != "migrate" and not sep:
                 return cls(kind)
         raise ValueError(
-            f"unknown step {text!r} (expected backup, rehearse, migrate-<n>, down or restore)"
+            f"unknown step {text!r} (expected plan, backup, rehearse, migrate-<n>, down or restore)"
         )
 
     def __str__(self) -> str:

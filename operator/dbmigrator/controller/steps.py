@@ -30,6 +30,7 @@ class CreateJob:
     run: RunState
     reason: str
     message: str
+    approves: str | None = None  # the plan hash this Job's creation approves (status.plan)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,19 @@ class Suspended:
 
 
 @dataclass(frozen=True)
+class AwaitApproval:
+    """The run's plan needs a human: no Job until the approve-plan annotation names its hash.
+
+    Not a failure (Ready=False, Reconciling=False, Stalled=False): looked at again when the
+    resource changes (the annotation is a watch event) and, slowly, for a changed source.
+    """
+
+    run: RunState
+    plan_hash: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Done:
     """The generation's outcome is success; `run` None means nothing had to run."""
 
@@ -98,4 +112,4 @@ class Blocked:
     field: str | None = None
 
 
-Step = CreateJob | Wait | DeleteJob | Suspended | Done | Fail | Blocked
+Step = CreateJob | Wait | DeleteJob | Suspended | AwaitApproval | Done | Fail | Blocked

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from dbmigrator.engine.errors import InputError
+from dbmigrator.engine.lintrules import LintConfig
 
 # What a probe may be: one query or write, as a PostgREST client could send. A timed query runs
 # in a read-only transaction, so only SELECT (also VALUES, TABLE) makes sense there.
@@ -162,6 +163,8 @@ class ChecksConfig(_Model):
     queries: tuple[TimedQuery, ...] = ()
     security: SecuritySettings = SecuritySettings()
     enabled: bool = True
+    lint: LintConfig = LintConfig()
+    """Levels of squawk's rules and the level that fails `dbmigrator lint` (engine/lintrules)."""
     drift: DriftSettings = DriftSettings()
     publications: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Expected members per publication (`schema.table` or `table`), for what files add in
@@ -204,7 +207,7 @@ def parse_checks(text: str, source: str) -> ChecksConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError("expected a mapping with roleProbes, queries, security", file=source)
+        raise InputError("expected a mapping with roleProbes, queries, security, lint", file=source)
     try:
         return ChecksConfig.model_validate(data)
     except ValidationError as exc:

@@ -67,6 +67,14 @@ class DriftError(EngineError):
 
 
 @dataclass
+class PlanChanged(EngineError):
+    """The files a run would execute are not the plan that was approved (`--expect-plan`)."""
+
+    kind: ErrorKind = "plan"
+    exit_code: int = 1
+
+
+@dataclass
 class DriftDetected(EngineError):
     """The live schema differs from the snapshot recorded after the last run (`--drift fail`):
     nothing ran."""

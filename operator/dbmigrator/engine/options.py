@@ -16,6 +16,12 @@ class RunOptions:
     validate: bool = True
     on_failure: Literal["stop", "down"] = "stop"
     allow_out_of_order: bool = False
+    expect_plan: str | None = None
+    """Refuse unless the files run give this plan hash (`planhash`); checked before any change."""
+    plan_from: str | None = None
+    """The approved plan's start version (None: the database's version when the run starts)."""
+    plan_target: str | None = None
+    """The approved plan's target (None: this run's target)."""
     drift: Literal["fail", "warn", "ignore"] = "warn"
     """Schema changes made outside migrations since the last run: stop before anything runs,
     report and go on, or do not look."""

@@ -61,12 +61,14 @@ def rehearse(
             connect(dsn, "rehearse") as conn,
             migration_lock(conn, engine.options.lock_wait, engine.progress.info),
         ):
+            applied = tracking.read_applied(conn)
+            version = current_version(applied)
+            up_plan = engine.plan_for(applied, target, phases)
+            pending = up_plan.migrations
+            engine.check_expected_plan("up", version, up_plan.target, [m.version for m in pending])
             for stale in drop_stale_scratch(conn, dsn.dbname):
                 engine.progress.warning(f"dropped {stale}, left by an earlier rehearsal")
             major = server_major(conn)
-            applied = tracking.read_applied(conn)
-            version = current_version(applied)
-            pending = engine.plan_for(applied, target, phases).migrations
             notes = [c.display for c in plan_cluster_wide(engine.parsed(m.up) for m in pending)]
             for note in notes:
                 engine.progress.warning(note)

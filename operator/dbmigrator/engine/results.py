@@ -28,6 +28,7 @@ ErrorKind = Literal[
     "schema-drift",
     "backup",
     "interrupted",
+    "plan",
 ]
 Command = Literal[
     "plan",
@@ -40,6 +41,7 @@ Command = Literal[
     "rehearse",
     "repair",
     "bootstrap",
+    "lint",
     "drift",
 ]
 DRIFT_LIMIT = 20
@@ -99,6 +101,42 @@ class BackupInfo(_Wire):
     completed_at: str = ""
 
 
+class PlanFileInfo(_Wire):
+    version: str
+    name: str
+    checksum: str = ""
+
+
+class LintCounts(_Wire):
+    error: int = 0
+    warning: int = 0
+
+
+class PlanLintItem(_Wire):
+    file: str
+    line: int | None = None
+    rule: str
+    level: Literal["error", "warning"]
+    message: str
+
+
+class PlanInfo(_Wire):
+    """What `plan` computed: the run's files and their hash, what lint found (live-schema
+    drift is the result's own `drift`/`driftCount`, as for `up`).
+
+    The hash and the counts always survive compaction; the lists are bounded and then trimmed.
+    """
+
+    direction: Literal["up", "down"]
+    from_version: str | None = None
+    target_version: str
+    hash: str
+    files: list[PlanFileInfo] = Field(default_factory=list)
+    file_count: int = 0
+    lint: list[PlanLintItem] = Field(default_factory=list)
+    lint_counts: LintCounts = Field(default_factory=LintCounts)
+
+
 class DriftItem(_Wire):
     """One object changed outside migrations since the last recorded snapshot."""
 
@@ -144,6 +182,7 @@ class RunResult(_Wire):
     validation: ValidationSummary | None = None
     performance: list[QueryTiming] = Field(default_factory=list)
     backup: BackupInfo | None = None
+    plan: PlanInfo | None = None
     error: ErrorInfo | None = None
     warnings: list[str] = Field(default_factory=list)
     """What the run could not do as asked, e.g. what a rehearsal could not isolate."""
@@ -174,10 +213,16 @@ def render_compact(result: RunResult, limit: int = TERMINATION_MESSAGE_LIMIT) ->
         lambda d: _trim_list(d, "warnings", 5),
         lambda d: _trim_list(d, "drift", 5),
         lambda d: _trim_list(d, "performance", 5),
+        lambda d: _trim_list(d.get("plan", {}), "files", 20),
+        lambda d: _trim_list(d.get("plan", {}), "lint", 10),
         lambda d: _trim_list(d, "applied", 20),
         lambda d: _strip_keys(d.get("applied", []), ("checksum", "appliedAt")),
         lambda d: _trim_list(d.get("validation", {}), "warningDetails", 0),
         lambda d: _trim_list(d.get("validation", {}), "failures", 1),
+        lambda d: _strip_keys(d.get("plan", {}).get("files", []), ("checksum",)),
+        lambda d: _trim_list(d.get("plan", {}), "lint", 3),
+        lambda d: _trim_list(d.get("plan", {}), "files", 0),
+        lambda d: _trim_list(d.get("plan", {}), "lint", 0),
         lambda d: _trim_list(d, "applied", 0),
         lambda d: _trim_list(d, "reverted", 0),
         lambda d: _trim_list(d, "performance", 0),

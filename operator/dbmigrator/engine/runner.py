@@ -49,8 +49,11 @@ from dbmigrator.engine.errors import (
     ValidationFailed,
 )
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
+from dbmigrator.engine.lint import lint_files
+from dbmigrator.engine.lintrules import FailOn, LintReport
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.options import RunOptions
+from dbmigrator.engine.planhash import Direction, check_in_range, check_plan
 from dbmigrator.engine.planning import (
     AppliedRow,
     DownPlan,
@@ -216,6 +219,44 @@ class Engine:
         self.parse_all()
         return plan_down(self.migrations, self.read_applied(), target)
 
+    def check_expected_plan(
+        self,
+        direction: Direction,
+        current: str | None,
+        target: str | None,
+        versions: Sequence[str] = (),
+    ) -> None:
+        """With `--expect-plan`: the files of the approved range must give the approved hash,
+        and the versions this run executes must lie in that range (PlanChanged otherwise).
+        Called after reading the tracking table and before anything changes."""
+        o = self.options
+        if o.expect_plan is None:
+            return
+        start = o.plan_from if o.plan_from is not None else current
+        end = o.plan_target or target
+        if end is None:
+            latest = self.migrations.latest
+            end = latest.version if latest is not None else "0"
+        check_plan(self.migrations, direction, o.expect_plan, start, end)
+        check_in_range(direction, list(versions), start, end)
+        self.progress.info(f"plan {o.expect_plan} verified: the files are the approved ones")
+
+    # ---- lint (squawk) ---------------------------------------------------------------------
+    def lint_up(self, plan: UpPlan, *, fail_on: FailOn | None = None) -> LintReport:
+        """squawk over the plan's pending up files, in plan context (engine/lintrules.py)."""
+        return lint_files(
+            [self.parsed(m.up) for m in plan.migrations], self.checks.lint, fail_on=fail_on
+        )
+
+    def lint_down(self, plan: DownPlan, *, fail_on: FailOn | None = None) -> LintReport:
+        """squawk over the down files a rollback would run, in the order it runs them."""
+        return lint_files(
+            [self.parsed(m.down) for m in plan.migrations if m.down is not None],
+            self.checks.lint,
+            direction="down",
+            fail_on=fail_on,
+        )
+
     # ---- drift -----------------------------------------------------------------------------
     def managed_schemas(self) -> tuple[str, ...]:
         """`public` and the schemas the files create objects in: what a snapshot covers."""
@@ -300,6 +341,9 @@ class Engine:
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
                 plan = self.plan_for(applied, target, phases)
+                self.check_expected_plan(
+                    "up", run.from_version, plan.target, [m.version for m in plan.migrations]
+                )
                 self._preflight(conn, plan)
                 self._drift_gate(conn, run)
                 for warning in plan.warnings:
@@ -386,6 +430,9 @@ class Engine:
                 applied = tracking.read_applied(conn)
                 run.from_version = current_version(applied)
                 plan = plan_down(self.migrations, applied, target)
+                self.check_expected_plan(
+                    "down", run.from_version, target, [m.version for m in plan.migrations]
+                )
                 self._drift_gate(conn, run)
                 if not plan.migrations:
                     self.progress.info(

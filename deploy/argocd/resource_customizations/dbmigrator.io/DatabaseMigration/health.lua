@@ -4,7 +4,9 @@
 --                generation is not observed yet, or the resource is being deleted
 --   Degraded     only a terminal failure (Stalled=True): Argo CD fails the whole sync wave on
 --                Degraded, so a retry must never read as Degraded
---   Suspended    spec.suspend is true or status.phase is Suspended
+--   Suspended    spec.suspend is true or status.phase is Suspended, or the current
+--                generation's plan waits for a human (status.phase AwaitingApproval): the
+--                message names the plan's hash and the annotation that approves it
 -- The message is status.message when the status speaks for the current generation.
 local hs = {}
 local status = obj.status
@@ -79,6 +81,12 @@ if suspendRequested or (status ~= nil and status.phase == "Suspended") then
   else
     hs.message = fallback
   end
+  return hs
+end
+
+if status ~= nil and status.phase == "AwaitingApproval" and not notObserved then
+  hs.status = "Suspended"
+  hs.message = messageOr("Awaiting approval (annotation dbmigrator.io/approve-plan)")
   return hs
 end
 

@@ -122,6 +122,7 @@ def test_a_risky_plan_waits_without_a_job_until_the_right_hash_is_annotated() ->
     assert isinstance(w.run(), Done)
     assert w.created_steps() == ["plan", "backup", "rehearse", "migrate-1"]
     assert w.db == 9 and w.status.plan is not None and w.status.plan.approved
+    assert w.status.plan.approved_at is not None  # the run budget counts from here
     for name in ("shop-g1-rehearse", "shop-g1-migrate-1"):
         args = w.manifests[name]["spec"]["template"]["spec"]["containers"][0]["args"]
         assert args[args.index("--expect-plan") + 1] == plan.hash

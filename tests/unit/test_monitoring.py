@@ -152,3 +152,27 @@ def test_the_dashboard_shows_phase_versions_durations_and_failures() -> None:
         assert series in exprs, series
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_after_an_approval_the_run_budget_counts_from_the_approval() -> None:
+    """A plan that waited hours for a human must not trip the deadline alert at once."""
+    obj = yaml.safe_load((TESTDATA / "e2e_approval_4_BackingUp.yaml").read_text())
+    spec, status = parse_spec(obj["spec"]), parse_status(obj["status"])
+    assert status.run is not None and status.plan is not None and status.run.started_at
+    started = status.run.started_at
+    later = "2099-01-01T00:00:00Z"  # approved long after the run (and its plan) started
+    status = status.model_copy(
+        update={"plan": status.plan.model_copy(update={"approved": True, "approved_at": later})}
+    )
+    labels = {"namespace": "mon-e", "name": "approved"}
+    try:
+        metrics.export("mon-e", "approved", status, spec)
+        get = REGISTRY.get_sample_value
+        budget = max(1, len(status.run.plan)) * spec.job.active_deadline_seconds
+        assert get("dbmigrator_run_started_timestamp_seconds", labels) == metrics._timestamp(
+            started
+        )
+        deadline = get("dbmigrator_run_deadline_timestamp_seconds", labels)
+        assert deadline == metrics._timestamp(later) + budget  # type: ignore[operator]
+    finally:
+        metrics.forget("mon-e", "approved")

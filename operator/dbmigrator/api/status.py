@@ -163,6 +163,11 @@ class PlanStatus(ApiModel):
         default=False, description="True when spec.safety.review asks for an approval."
     )
     approved: bool = Field(default=False, description="True once the annotation matched the hash.")
+    approved_at: str | None = Field(
+        default=None,
+        description="When the approval was acted on (RFC 3339); the run's deadline counts from "
+        "here, not from the run's start, so the wait for a human is not held against it.",
+    )
     generation: int = Field(description="metadata.generation the plan was computed for.")
     computed_at: str | None = Field(default=None, description="When it was computed (RFC 3339).")
 

@@ -125,8 +125,12 @@ def export(
         return
     _labels(RUN_STARTED, namespace, name).set(started)  # type: ignore[attr-defined]
     if spec is not None:
+        # After an approval the budget counts from it: the wait for a human is not the run's.
+        plan = status.plan
+        approved = _timestamp(plan.approved_at) if plan and plan.approved_at else None
+        clock = max(started, approved) if approved is not None else started
         budget = max(1, len(run.plan)) * spec.job.active_deadline_seconds
-        _labels(RUN_DEADLINE, namespace, name).set(started + budget)  # type: ignore[attr-defined]
+        _labels(RUN_DEADLINE, namespace, name).set(clock + budget)  # type: ignore[attr-defined]
 
 
 def _remove(namespace: str, name: str, *metrics: MetricWrapperBase) -> None:

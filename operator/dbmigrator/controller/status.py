@@ -171,7 +171,11 @@ def apply_step(
         case CreateJob():
             s = adopt_run(spec, status, observed, step.run, now)
             if step.approves is not None and s.plan is not None and s.plan.hash == step.approves:
-                s = s.model_copy(update={"plan": s.plan.model_copy(update={"approved": True})})
+                s = s.model_copy(
+                    update={
+                        "plan": s.plan.model_copy(update={"approved": True, "approved_at": now})
+                    }
+                )
             s = _mark_running(s, observed, step.request.step, step.job_name, now)
             phase = step.request.step.facts.phase
             return _progress(s, phase, step.reason, step.message, gen, now)

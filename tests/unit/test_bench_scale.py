@@ -15,7 +15,9 @@ from bench_scale import (
     kwok_stages,
     reconcile_quantiles,
     request_counts,
+    resource,
 )
+from dbmigrator.api.spec import parse_spec
 
 RESULT = '{"command":"up","ok":true,"exitCode":0,"currentVersion":"001","note":"a \\"quoted\\" \\\\ path"}'
 
@@ -74,3 +76,12 @@ def test_quantiles_interpolate_within_buckets_like_prometheus() -> None:
     assert histogram_quantile(0.75, [(1.0, 50), (2.0, 100)]) == pytest.approx(1.5)
     assert histogram_quantile(0.99, [(1.0, 50), (math.inf, 100)]) == 1.0
     assert math.isnan(histogram_quantile(0.5, [(1.0, 0), (math.inf, 0)]))
+
+
+def test_each_resource_is_one_job_without_a_plan_step() -> None:
+    """The kwok stages answer every pod with one canned `up` result: a plan step's pod would get
+    it too and be rejected, so the benchmark's resources switch the safety gate off."""
+    spec = resource("ns", "db")["spec"]
+    assert spec["safety"] == {"review": "Never", "drift": "Ignore"}
+    parsed = parse_spec(spec)
+    assert parsed.safety.review == "Never" and parsed.safety.drift == "Ignore"

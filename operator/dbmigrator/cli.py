@@ -123,7 +123,7 @@ _drift_option = click.option(
 
 def _drift_json(report: DriftReport) -> dict[str, Any]:
     """`baseline` (null before the first run) and the changes, for plan and drift."""
-    from dbmigrator.engine.runner import drift_items
+    from dbmigrator.engine.runstate import drift_items
 
     items, _ = drift_items(report)
     return {
@@ -348,7 +348,7 @@ def _plan_json(info: PlanInfo) -> dict[str, Any]:
 
 def _plan_result(ctx: Context, info: PlanInfo, warnings: list[str], drift: DriftReport) -> None:
     """A Job's plan step reads the plan from the termination log, like every other command."""
-    from dbmigrator.engine.runner import drift_items
+    from dbmigrator.engine.runstate import drift_items
 
     ctx.progress.close()
     if ctx.termination_log is not None:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from dbmigrator.engine.errors import InputError, PlanChanged
 from dbmigrator.engine.files import MigrationSet
+from dbmigrator.engine.options import RunOptions
 from dbmigrator.engine.results import PlanFileInfo, PlanInfo
 
 Direction = Literal["up", "down"]
@@ -174,3 +176,26 @@ def build_plan_info(plan: PlanFacts, max_files: int = MAX_PLAN_FILES) -> PlanInf
                for f in plan.files[:max_files]],
         file_count=len(plan.files),
     )  # fmt: skip
+
+
+def check_approved(
+    migrations: MigrationSet,
+    options: RunOptions,
+    direction: Direction,
+    current: str | None,
+    target: str | None,
+    versions: Sequence[str],
+) -> bool:
+    """With `--expect-plan`: the files of the approved range must give the approved hash, and
+    the versions a run executes must lie in that range (PlanChanged otherwise). False when the
+    run has no approved plan to keep to. Called before anything changes."""
+    if options.expect_plan is None:
+        return False
+    start = options.plan_from if options.plan_from is not None else current
+    end = options.plan_target or target
+    if end is None:
+        latest = migrations.latest
+        end = latest.version if latest is not None else "0"
+    check_plan(migrations, direction, options.expect_plan, start, end)
+    check_in_range(direction, list(versions), start, end)
+    return True

@@ -8,60 +8,22 @@ keys without a covering index (here); role probes and timed queries from the che
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
-from dbmigrator.engine.checkresult import CheckResult, Outcome
+from dbmigrator.engine.checkresult import CheckResult, Outcome, ValidationReport
 from dbmigrator.engine.checksfile import ChecksConfig
+from dbmigrator.engine.files import MigrationSet, SqlFile
 from dbmigrator.engine.objectchecks import check_objects
+from dbmigrator.engine.planning import AppliedRow
 from dbmigrator.engine.probes import check_query, run_probe, time_query
-from dbmigrator.engine.results import CheckFailure, QueryTiming, ValidationSummary
 from dbmigrator.engine.sqlobjects import DbObject
+from dbmigrator.engine.sqlparse import ParsedFile, plan_expected_objects
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
-
-
-@dataclass
-class ValidationReport:
-    results: list[CheckResult] = field(default_factory=list)
-    timings: list[QueryTiming] = field(default_factory=list)
-
-    @property
-    def failures(self) -> list[CheckResult]:
-        return [r for r in self.results if r.outcome == "fail"]
-
-    @property
-    def warnings(self) -> list[CheckResult]:
-        return [r for r in self.results if r.outcome == "warn"]
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-    def summary(self) -> ValidationSummary:
-        counted = [r for r in self.results if r.outcome != "skip"]
-        return ValidationSummary(
-            passed=self.passed,
-            total=len([r for r in counted if r.outcome != "warn"]),
-            failed=len(self.failures),
-            warnings=len(self.warnings),
-            failures=[
-                CheckFailure(check=r.check, target=r.target, message=r.message)
-                for r in self.failures
-            ],
-            warning_details=[
-                CheckFailure(check=r.check, target=r.target, message=r.message)
-                for r in self.warnings
-            ],
-        )
-
-    def headline(self) -> str:
-        s = self.summary()
-        text = f"{s.total - s.failed}/{s.total} checks passed"
-        return text + (f", {s.warnings} warning(s)" if s.warnings else "")
 
 
 @dataclass(frozen=True)
@@ -74,6 +36,30 @@ class ValidationInput:
     checks: ChecksConfig
     baselines: dict[str, float | None]
     final: bool = True
+
+
+def validate_applied(
+    conn: psycopg.Connection[Any],
+    migrations: MigrationSet,
+    parsed: Callable[[SqlFile], ParsedFile],
+    applied: dict[str, AppliedRow],
+    checks: ChecksConfig,
+    baselines: dict[str, float | None],
+    final: bool,
+) -> ValidationReport:
+    """Validate the database with `applied` of `migrations` run (`parsed` gives a file's tree)."""
+    keys = {r.key for r in applied.values()}
+    done = [m for m in migrations if m.key in keys]
+    return validate(conn, ValidationInput(
+        expected_versions=[m.version for m in done],
+        expected_objects=plan_expected_objects(parsed(m.up) for m in done),
+        applied_keys=frozenset(keys),
+        checks=checks,
+        baselines=baselines,
+        # Probes and queries may name objects of later migrations: until every migration is
+        # applied, a missing object means "not yet" (skipped), not a failure.
+        final=final and all(m.key in keys for m in migrations),
+    ))  # fmt: skip
 
 
 def validate(conn: psycopg.Connection[Any], what: ValidationInput) -> ValidationReport:

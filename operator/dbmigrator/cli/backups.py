@@ -8,12 +8,7 @@ from pathlib import Path
 import click
 
 from dbmigrator.cli.context import Context, common, expect_plan_options, finish, guard, plan_options
-from dbmigrator.engine import tracking
-from dbmigrator.engine.archive import resolve_backup_path, verify_backup_digest
-from dbmigrator.engine.backup import write_backup
-from dbmigrator.engine.database import connect
 from dbmigrator.engine.errors import InputError
-from dbmigrator.engine.pgtools import server_major
 from dbmigrator.engine.planning import current_version, parse_phase
 from dbmigrator.engine.results import RunResult
 
@@ -34,6 +29,12 @@ from dbmigrator.engine.results import RunResult
 @guard("backup")
 def backup(ctx: Context, out: Path, keep: int | None, compress: str | None) -> None:
     """pg_dump in custom format, verified readable, sha256 and size reported."""
+    # psycopg and the backup code load when the command runs (start-up time, issue 11).
+    from dbmigrator.engine import tracking
+    from dbmigrator.engine.backup import write_backup
+    from dbmigrator.engine.database import connect
+    from dbmigrator.engine.pgtools import server_major
+
     dsn = ctx.resolve_dsn()
     with connect(dsn, "backup") as conn:
         major = server_major(conn)
@@ -95,6 +96,7 @@ def rehearse(ctx: Context, target: str | None, phases: tuple[str, ...], backup_f
              no_validate: bool, expect_plan: str | None, plan_from: str | None,
              plan_target: str | None) -> None:  # fmt: skip
     """Back up, restore into a scratch database, run `up` + validation there, drop it."""
+    from dbmigrator.engine.archive import resolve_backup_path, verify_backup_digest
     from dbmigrator.engine.rehearsal import rehearse as run_rehearsal
 
     engine = ctx.engine(

@@ -15,14 +15,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from dbmigrator.console import ConsoleProgress, show_result
-from dbmigrator.engine import interrupt
-from dbmigrator.engine.database import Dsn, resolve_dsn, scrub, secret_candidates
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.options import RunOptions
 from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
 
 if TYPE_CHECKING:
+    from dbmigrator.engine.database import Dsn
     from dbmigrator.engine.runner import Engine
+
+# psycopg (engine.database, engine.interrupt) loads when a command runs, not for `--help` or
+# `operator` (start-up time, issue 11).
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Context:
     dsn: Dsn | None = None
 
     def resolve_dsn(self) -> Dsn:
+        from dbmigrator.engine.database import resolve_dsn
+
         if self.dsn is None:
             self.dsn = resolve_dsn(self.database_url)
         return self.dsn
@@ -172,6 +176,8 @@ def _scrubbed(ctx: Context | None, result: RunResult) -> RunResult:
     """The result with every string that may be the password removed from its error (message
     and hint: a server's HINT or a tool's stderr can echo anything). The URL may not have
     parsed (ctx.dsn is then None): what may be its password is scrubbed anyway."""
+    from dbmigrator.engine.database import scrub, secret_candidates
+
     if result.error is None:
         return result
     dsn = ctx.dsn if ctx else None
@@ -210,6 +216,8 @@ def guard(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
     def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(**kwargs: Any) -> None:
+            from dbmigrator.engine import interrupt
+
             ctx = _context(kwargs)
             interrupt.handle_signals()  # SIGTERM/SIGINT: cancel the statement, report, exit
             try:

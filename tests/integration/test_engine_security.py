@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbmigrator.cli import main
+from dbmigrator.cli.main import main
 from tests.helpers import CLI, query, run_cli, write_set
 from tests.strategies import TEMPLATES, leaked, passwords
 

@@ -578,7 +578,7 @@ def test_chart_starts_the_operator_cli_it_ships(render: Render, values: Obj | No
     """Every flag the Deployment passes and every variable marked "read" exist in the CLI."""
     import click
 
-    from dbmigrator.cli import main
+    from dbmigrator.cli.main import main
 
     assert isinstance(main, click.Group)
     command = main.commands["operator"]

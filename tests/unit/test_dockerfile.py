@@ -427,7 +427,7 @@ def test_dockerignore_keeps_the_package_and_drops_the_rest(
         "pyproject.toml",
         "README.md",
         "operator/dbmigrator/__init__.py",
-        "operator/dbmigrator/cli.py",
+        "operator/dbmigrator/cli/main.py",
         "operator/dbmigrator/sql/supabase_compat.sql",
     ):
         assert (REPO / kept).exists(), kept
@@ -437,7 +437,7 @@ def test_dockerignore_keeps_the_package_and_drops_the_rest(
         ".venv/bin/python",
         "tests/unit/test_dockerfile.py",
         "charts/dbmigration-operator/Chart.yaml",
-        "operator/dbmigrator/__pycache__/cli.cpython-311.pyc",
+        "operator/dbmigrator/cli/__pycache__/main.cpython-311.pyc",
         ".localcluster/etcd/member",
     ):
         assert is_excluded(dropped, ignore_patterns), f"{dropped} must stay out of the context"

@@ -53,6 +53,3 @@ class LineProgress(Progress):
         mark = "✓" if passed else "✗"
         after = f" after {migration.version}" if migration else ""
         self._line(f"    {mark} validation{after}: {headline}")
-
-    def close(self) -> None:
-        """Nothing to stop (ConsoleProgress stops its bar)."""

@@ -3,6 +3,7 @@ text, JSON and termination log; an expected error as one line and an exit code).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -11,15 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from dbmigrator.console import ConsoleProgress, show_result
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.options import RunOptions
+from dbmigrator.engine.progress import Progress
 from dbmigrator.engine.results import RunResult, format_error, render_compact, render_json
+from dbmigrator.lineprogress import LineProgress
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich loads only for a terminal or text output (start-up time, issue 11)
+    from rich.console import Console
+
     from dbmigrator.engine.database import Dsn
     from dbmigrator.engine.runner import Engine
 
@@ -36,9 +38,28 @@ class Context:
     termination_log: Path | None
     options: RunOptions
     verbose: bool
-    console: Console
-    progress: ConsoleProgress
     dsn: Dsn | None = None
+
+    @functools.cached_property
+    def console(self) -> Console:
+        """Where text output goes (stderr with --output json, so stdout stays one document)."""
+        from rich.console import Console
+
+        console = Console(stderr=self.output == "json", highlight=False)
+        if not console.is_terminal:
+            console.width = 160  # Job logs and pipes: long lines beat wrapped tables
+        return console
+
+    @functools.cached_property
+    def progress(self) -> Progress:
+        """A live bar on a terminal; elsewhere (a Job's log, CI, a pipe) plain lines, without
+        loading rich: every Job runs with --output json, so it never loads rich at all."""
+        stream = sys.stderr if self.output == "json" else sys.stdout
+        if stream.isatty():
+            from dbmigrator.console import ConsoleProgress
+
+            return ConsoleProgress(self.console, self.verbose)
+        return LineProgress(stream, self.verbose)
 
     def resolve_dsn(self) -> Dsn:
         from dbmigrator.engine.database import resolve_dsn
@@ -137,10 +158,7 @@ def plan_options(
 
 def _context(kwargs: dict[str, Any]) -> Context:
     output = kwargs.pop("output")
-    console = Console(stderr=output == "json", highlight=False)
-    if not console.is_terminal:
-        console.width = 160  # Job logs and pipes: long lines beat wrapped tables
-    ctx = Context(
+    return Context(
         database_url=kwargs.pop("database_url"),
         directory=kwargs.pop("directory"),
         output=output,
@@ -153,11 +171,7 @@ def _context(kwargs: dict[str, Any]) -> Context:
             retries=kwargs.pop("retries"),
         ),
         verbose=kwargs.pop("verbose"),
-        console=console,
-        progress=ConsoleProgress(console),
     )
-    ctx.progress.verbose = ctx.verbose
-    return ctx
 
 
 def finish(ctx: Context, result: RunResult) -> NoReturn:
@@ -168,6 +182,8 @@ def finish(ctx: Context, result: RunResult) -> NoReturn:
     if ctx.output == "json":
         click.echo(render_json(result))
     else:
+        from dbmigrator.console import show_result
+
         show_result(ctx.console, result)
     sys.exit(result.exit_code)
 
@@ -207,6 +223,8 @@ def _fail(ctx: Context, command: str, exc: EngineError) -> NoReturn:
     if ctx.output == "json":
         click.echo(render_json(result))
     else:
+        from rich.markup import escape
+
         ctx.console.print(f"[red]error:[/] {escape(format_error(result.error))}", highlight=False)
     sys.exit(exc.exit_code)
 

@@ -41,6 +41,9 @@ class Progress:
     def validation(self, migration: Migration | None, headline: str, passed: bool) -> None:
         """Validation after a file (or on demand) finished."""
 
+    def close(self) -> None:
+        """The command ends: stop anything live (a progress bar)."""
+
 
 class Silent(Progress):
     """Shows nothing."""

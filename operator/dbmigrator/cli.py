@@ -45,9 +45,10 @@ from dbmigrator.engine.results import (
 )
 
 if TYPE_CHECKING:
+    from dbmigrator.api.lint import Direction, FailOn
     from dbmigrator.engine.drift import Baseline, DriftReport
     from dbmigrator.engine.files import MigrationSet
-    from dbmigrator.engine.lintrules import Direction, FailOn, LintReport
+    from dbmigrator.engine.lintrules import LintReport
     from dbmigrator.engine.runner import Engine
     from dbmigrator.engine.sqlparse import ParsedFile
 from dbmigrator.engine.options import RunOptions
@@ -581,7 +582,7 @@ def status(ctx: Context) -> None:
 def drift_command(ctx: Context, excludes: tuple[str, ...], accept: bool) -> None:
     """Compare the live schema with the snapshot recorded after the last run: exit 1 on drift
     (each change on its own line), 0 when none or when there is no snapshot yet."""
-    from dbmigrator.engine.checksfile import DriftSettings
+    from dbmigrator.api.checks import DriftSettings
 
     try:
         DriftSettings(exclude=excludes)

@@ -19,9 +19,10 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
+from dbmigrator.api.checks import ChecksConfig
+from dbmigrator.api.lint import FailOn
 from dbmigrator.engine import interrupt, snapshot, tracking
 from dbmigrator.engine.catalog import read_server_facts
-from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.clisplit import split_like_cli
 from dbmigrator.engine.database import (
     Dsn,
@@ -50,7 +51,7 @@ from dbmigrator.engine.errors import (
 )
 from dbmigrator.engine.files import Migration, MigrationSet, SqlFile
 from dbmigrator.engine.lint import lint_files
-from dbmigrator.engine.lintrules import FailOn, LintReport
+from dbmigrator.engine.lintrules import LintReport
 from dbmigrator.engine.locking import migration_lock
 from dbmigrator.engine.options import RunOptions
 from dbmigrator.engine.planhash import Direction, check_in_range, check_plan

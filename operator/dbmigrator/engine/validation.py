@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
+from dbmigrator.api.checks import ChecksConfig
 from dbmigrator.engine.checkresult import CheckResult, Outcome
-from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.objectchecks import check_objects
 from dbmigrator.engine.probes import check_query, run_probe, time_query
 from dbmigrator.engine.results import CheckFailure, QueryTiming, ValidationSummary

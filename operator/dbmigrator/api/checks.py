@@ -268,8 +268,8 @@ class ChecksConfig(CheckModel):
 
     enabled: bool = Field(
         default=True,
-        description="Validate after each migration; false passes --no-validate to the engine "
-        "(the operator's switch: a checks file given to the CLI is read either way).",
+        description="Validate after each migration; false passes --no-validate to the "
+        "operator's Jobs (in a checks file it changes nothing: the CLI takes --no-validate).",
     )
     role_probes: tuple[RoleProbe, ...] = Field(
         default=(),

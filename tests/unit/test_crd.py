@@ -184,6 +184,9 @@ def test_cel_rules_are_attached_where_they_belong() -> None:
     assert any("isSorted()" in r for r in rules(".spec.phases"))
     assert any("exists_one(q, q.name == p.name)" in r for r in rules(".spec.phases"))
     assert any("targetVersion" in r for r in rules(".spec"))
+    assert rules(".spec.validation.queries") == [
+        "self.all(q, self.exists_one(r, r.name == q.name))"
+    ]
     for path, node in NODES:
         for rule in node.get("x-kubernetes-validations", []):
             assert set(rule) <= {"rule", "message", "fieldPath"}, path

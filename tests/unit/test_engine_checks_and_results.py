@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from dbmigrator.engine.checksfile import parse_checks, render_checks_json
+from dbmigrator.api.checks import render_checks_json
+from dbmigrator.engine.checksfile import parse_checks
 from dbmigrator.engine.errors import InputError
 from dbmigrator.engine.results import (
     AppliedMigration,

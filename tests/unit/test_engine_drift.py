@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbmigrator.engine.checksfile import parse_checks, render_checks_json
+from dbmigrator.api.checks import render_checks_json
+from dbmigrator.engine.checksfile import parse_checks
 from dbmigrator.engine.drift import (
     DriftChange,
     Snapshot,

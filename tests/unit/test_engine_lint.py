@@ -12,23 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from dbmigrator.api.lint import LINT_RULES
-from dbmigrator.api.spec import ValidationSpec
-from dbmigrator.controller.jobs import build_checks_json
+from dbmigrator.api.checks import ChecksConfig, LintConfig, render_checks_json
+from dbmigrator.api.crd import build_crd
+from dbmigrator.api.lint import RULES, render_rule_table
 from dbmigrator.engine.checksfile import parse_checks
 from dbmigrator.engine.errors import InputError
 from dbmigrator.engine.files import SqlFile
 from dbmigrator.engine.lint import LintUnavailable, find_squawk, lint_files, squawk_version
 from dbmigrator.engine.lintrules import (
     NEW_TABLE_EXEMPT,
-    RULES,
-    LintConfig,
     LintFinding,
     LintReport,
     parse_squawk_json,
     plan_new_table_filter,
     reaches,
-    render_rule_table,
 )
 from dbmigrator.engine.sqlparse import ParsedFile, parse_file
 from tests.helpers import REPO, run_cli, write_set
@@ -54,7 +51,10 @@ def rules_of(report: LintReport) -> list[tuple[str, int, str, str]]:
 
 
 def test_the_rule_table_and_the_crd_enum_name_the_same_rules() -> None:
-    assert sorted(RULES) == sorted(LINT_RULES)
+    schema = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    lint = schema["properties"]["spec"]["properties"]["validation"]["properties"]["lint"]
+    for key in ("ignore", "error", "warning"):
+        assert lint["properties"][key]["items"]["enum"] == sorted(RULES), key
 
 
 def test_squawk_accepts_every_rule_name_in_the_table(tmp_path: Path) -> None:
@@ -379,10 +379,10 @@ def test_bad_lint_config_names_the_file_and_key(text: str, message: str) -> None
 
 
 def test_the_crd_lint_reaches_the_engine_through_the_jobs_checks_json() -> None:
-    spec = ValidationSpec.model_validate(
+    spec = ChecksConfig.model_validate(
         {"lint": {"failOn": "never", "ignore": ["ban-char-field"], "error": ["ban-drop-view"]}}
     )
-    checks = parse_checks(build_checks_json(spec), "DBMIGRATOR_CHECKS_JSON")
+    checks = parse_checks(render_checks_json(spec), "DBMIGRATOR_CHECKS_JSON")
     assert checks.lint == LintConfig(
         fail_on="never", ignore=("ban-char-field",), error=("ban-drop-view",)
     )

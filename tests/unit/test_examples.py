@@ -150,7 +150,7 @@ def to_jsonschema(schema: Obj) -> Obj:
 
 
 def cel_problems(spec: Obj) -> list[str]:
-    """The CRD's seven x-kubernetes-validations (CEL) rules, rewritten in Python."""
+    """The CRD's eight x-kubernetes-validations (CEL) rules, rewritten in Python."""
     problems = []
     phases = spec.get("phases") or []
     throughs = [int(p["through"]) for p in phases]
@@ -170,6 +170,9 @@ def cel_problems(spec: Obj) -> list[str]:
             problems.append("onFailure Restore requires allowDataLoss")
         if not backup.get("enabled", True):
             problems.append("onFailure Restore requires spec.backup.enabled")
+    queries = [q["name"] for q in (spec.get("validation") or {}).get("queries") or []]
+    if len(set(queries)) != len(queries):
+        problems.append("query names must be unique")
     return problems
 
 
@@ -216,8 +219,10 @@ def test_the_schema_check_catches_mistakes(crd_schema: Obj) -> None:
         assert list(validator.iter_errors(bad)), bad
     assert cel_problems({**good, "phases": [{"name": "a", "through": "005"}]})
     assert cel_problems({**good, "rollback": {"onFailure": "Restore"}})
+    twice = {"queries": [{"name": "q", "sql": "select 1"}] * 2}
+    assert cel_problems({**good, "validation": twice})
     rules = _crd_validations(crd_schema)
-    assert len(rules) == 7, f"the CRD's CEL rules changed: update cel_problems(): {rules}"
+    assert len(rules) == 8, f"the CRD's CEL rules changed: update cel_problems(): {rules}"
 
 
 def test_database_migration_follows_the_design(built: list[Obj]) -> None:

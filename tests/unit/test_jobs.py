@@ -8,13 +8,13 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from dbmigrator.api.checks import render_checks_json
 from dbmigrator.api.constants import TMP_DIR
 from dbmigrator.api.spec import DatabaseMigrationSpec, parse_spec
 from dbmigrator.controller.jobs import (
     JobRequest,
     backup_relative_path,
     build_args,
-    build_checks_json,
     build_job,
     build_job_name,
     build_label_value,
@@ -193,13 +193,18 @@ def test_args_need_their_inputs() -> None:
 
 
 def test_checks_json_has_the_engine_keys() -> None:
-    checks = json.loads(build_checks_json(spec().validation))
-    assert set(checks) == {"roleProbes", "queries", "security", "lint"}
+    """The Job gets spec.validation in the engine's camelCase keys, defaults left out (the
+    engine fills them in with the same model)."""
+    checks = json.loads(render_checks_json(spec().validation))
+    assert set(checks) == {"roleProbes", "queries"}
     assert checks["roleProbes"] == [{"role": "anon", "sql": "select 1", "expect": "allowed"}]
-    assert checks["queries"][0]["maxDegradationPercent"] == 50.0
-    assert checks["security"] == {"requireRlsOnExposedTables": False}
+    assert checks["queries"] == [{"name": "q1", "sql": "select 2"}]
+    secured = spec(validation={"security": {"requireRlsOnExposedTables": True}}).validation
+    assert json.loads(render_checks_json(secured)) == {
+        "security": {"requireRlsOnExposedTables": True}
+    }
     excluding = spec(validation={"enabled": False, "drift": {"exclude": ["audit.*"]}}).validation
-    assert json.loads(build_checks_json(excluding))["drift"] == {"exclude": ["audit.*"]}
+    assert json.loads(render_checks_json(excluding))["drift"] == {"exclude": ["audit.*"]}
 
 
 # --------------------------------------------------------------------------- manifest
@@ -495,25 +500,24 @@ def test_an_empty_resources_object_gets_the_operator_defaults_not_best_effort() 
 
 
 def test_every_validation_field_of_the_crd_is_understood_by_the_engine() -> None:
-    """The CRD's spec.validation and the engine's checks file are one contract: a field the
-    CRD accepts but the engine refuses (extra="forbid") would fail every Job."""
-    from dbmigrator.api.spec import ValidationSpec
+    """The CRD's spec.validation and the engine's checks file are one model: what the resource
+    says is what the Job reads back from DBMIGRATOR_CHECKS_JSON, field for field."""
     from dbmigrator.engine.checksfile import parse_checks
 
-    full = ValidationSpec.model_validate({
+    full = spec(validation={
         "roleProbes": [{"role": "authenticated", "sql": "select 1", "expect": "allowed",
-                        "claims": {"sub": "x", "role": "authenticated"}, "minRows": 1, "since": "003"}],
-        "queries": [{"name": "q", "sql": "select 1", "maxDegradationPercent": 20}],
-        "security": {"requireRlsOnExposedTables": True},
+                        "claims": {"sub": "x", "role": "authenticated"}, "minRows": 1,
+                        "since": "003", "name": "own-profile"}],
+        "queries": [{"name": "q", "sql": "select 1", "maxDegradationPercent": 20,
+                     "statementTimeout": "500ms"}],
+        "security": {"requireRlsOnExposedTables": True, "exposedRoles": ["anon"]},
+        "lint": {"failOn": "warning", "ignore": ["ban-char-field"]},
         "drift": {"exclude": ["public.tmp_*", "audit.*"]},
-    })  # fmt: skip
-    checks = parse_checks(build_checks_json(full), "DBMIGRATOR_CHECKS_JSON")
-    assert checks.drift.exclude == ("public.tmp_*", "audit.*")
-    probe = checks.role_probes[0]
-    assert (probe.min_rows, probe.since, probe.claims) == (
-        1,
-        "003",
-        {"sub": "x", "role": "authenticated"},
-    )
-    assert checks.queries[0].max_degradation_percent == 20
-    assert checks.security.require_rls_on_exposed_tables is True
+        "publications": {"supabase_realtime": ["public.presence"]},
+    }).validation  # fmt: skip
+    env = {e["name"]: e.get("value") for e in container(job(MIGRATE, spec()))["env"]}
+    assert env["DBMIGRATOR_CHECKS_JSON"] == render_checks_json(spec().validation)
+    checks = parse_checks(render_checks_json(full), "DBMIGRATOR_CHECKS_JSON")
+    assert checks == full
+    assert checks.queries[0].statement_timeout == "500ms"
+    assert checks.security.exposed_roles == ("anon",)

@@ -11,20 +11,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
+from dbmigrator.api.checks import ChecksConfig
 from dbmigrator.api.fields import (
-    CHECK_NAME_PATTERN,
     CONFIG_KEY_PATTERN,
     OPTIONAL_DNS_SUBDOMAIN_PATTERN,
     ApiModel,
     DnsLabel,
     DnsSubdomain,
-    Expectation,
     OnFailure,
     Quantity,
     Version,
     cel_rules,
 )
-from dbmigrator.api.lint import LintFailOn, LintRule
 
 
 class SecretKeyRef(ApiModel):
@@ -136,130 +134,6 @@ class RehearsalSpec(ApiModel):
         default=False,
         description="Rehearse each upgrade on a scratch copy before touching the database "
         "(the database role needs CREATEDB).",
-    )
-
-
-class RoleProbe(ApiModel):
-    """A query run under SET ROLE (the way PostgREST does) with an expected outcome."""
-
-    role: Annotated[str, StringConstraints(min_length=1, max_length=63)] = Field(
-        description="Role to SET ROLE to, e.g. anon or authenticated."
-    )
-    sql: Annotated[str, StringConstraints(min_length=1, max_length=65536)] = Field(
-        description="Query to run (inside a transaction that is rolled back)."
-    )
-    expect: Expectation = Field(
-        description="allowed: the query succeeds (with at least minRows rows); empty: it succeeds "
-        "with no rows (RLS filters them); denied: it fails with insufficient privilege."
-    )
-    claims: dict[str, Any] | None = Field(
-        default=None, description="JWT claims set as request.jwt.claims, e.g. {sub: <uuid>}."
-    )
-    min_rows: int | None = Field(
-        default=None, ge=0, description="For expect=allowed: the least number of rows expected."
-    )
-    since: Version | None = Field(
-        default=None, description="Only probe once this version is applied."
-    )
-
-
-class QueryCheck(ApiModel):
-    """A query timed with EXPLAIN ANALYZE before and after each migration."""
-
-    name: Annotated[str, StringConstraints(pattern=CHECK_NAME_PATTERN, max_length=63)] = Field(
-        description="Name of the check, shown in status.performance."
-    )
-    sql: Annotated[str, StringConstraints(min_length=1, max_length=65536)] = Field(
-        description="Query to time (executed inside a transaction that is rolled back)."
-    )
-    max_degradation_percent: float = Field(
-        default=50.0,
-        ge=0,
-        description="Fail validation when the query gets slower than the baseline by more than "
-        "this percentage.",
-    )
-    min_delta_ms: float = Field(
-        default=0.5,
-        ge=0,
-        description="Noise floor: a slowdown of fewer milliseconds than this never fails, "
-        "whatever the percentage.",
-    )
-    repeat: int = Field(
-        default=5, ge=1, le=100, description="Runs per measurement; the median counts."
-    )
-
-
-class SecurityChecks(ApiModel):
-    """Security checks beyond role probes."""
-
-    require_rls_on_exposed_tables: bool = Field(
-        default=False,
-        description="Fail validation when a table exposed to anon/authenticated has RLS disabled.",
-    )
-
-
-def _rules(description: str) -> Any:
-    return Field(default_factory=list, max_length=100, description=description)
-
-
-class LintSpec(ApiModel):
-    """Migration lint with squawk: which rules count as what (docs/safety.md has the defaults)."""
-
-    fail_on: LintFailOn = Field(
-        default="error",
-        description="Lowest finding level that fails `dbmigrator lint` (never: report only).",
-    )
-    ignore: list[LintRule] = _rules("squawk rules (docs/safety.md lists them) not reported at all.")
-    error: list[LintRule] = _rules(
-        "squawk rules raised to error (naming an opt-in rule enables it)."
-    )
-    warning: list[LintRule] = _rules(
-        "squawk rules lowered to warning (naming an opt-in rule enables it)."
-    )
-
-
-class DriftChecks(ApiModel):
-    """Live-schema drift: what the comparison with the last run's snapshot leaves out."""
-
-    exclude: list[Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$", max_length=255)]] = (
-        Field(
-            default_factory=list,
-            max_length=100,
-            description="Objects drift ignores: fnmatch patterns on schema.object, e.g. "
-            "public.tmp_* or audit.* (a function also matches without its arguments).",
-        )
-    )
-
-
-class ValidationSpec(ApiModel):
-    """Checks run after each migration (and after a rollback)."""
-
-    enabled: bool = Field(
-        default=True,
-        description="Validate after each migration; false passes --no-validate to the engine.",
-    )
-    role_probes: list[RoleProbe] = Field(
-        default_factory=list,
-        max_length=100,
-        description="Role probes: queries under SET ROLE with an expected outcome (RLS tests).",
-    )
-    queries: list[QueryCheck] = Field(
-        default_factory=list,
-        max_length=50,
-        description="Queries whose plans are timed against a baseline (performance validation).",
-    )
-    security: SecurityChecks = Field(
-        default_factory=SecurityChecks, description="Security checks beyond role probes."
-    )
-    lint: LintSpec = Field(
-        default_factory=LintSpec,
-        description="Migration lint (squawk) of each plan: rule levels and what fails it.",
-    )
-
-    drift: DriftChecks = Field(
-        default_factory=DriftChecks,
-        description="Live-schema drift: objects left out of the comparison with the snapshot "
-        "recorded after the last run.",
     )
 
 
@@ -409,8 +283,9 @@ class DatabaseMigrationSpec(ApiModel):
     rehearsal: RehearsalSpec = Field(
         default_factory=RehearsalSpec, description="Rehearse upgrades on a scratch copy first."
     )
-    validation: ValidationSpec = Field(
-        default_factory=ValidationSpec, description="Checks run after each migration."
+    validation: ChecksConfig = Field(
+        default_factory=ChecksConfig,
+        description="Checks run after each migration; the shape of the engine's checks file.",
     )
     rollback: RollbackSpec = Field(
         default_factory=RollbackSpec, description="What to do when a migration fails."

@@ -17,9 +17,10 @@ from dbmigrator.engine.planning import parse_phase
 from dbmigrator.engine.results import LintCounts, PlanInfo, RunResult
 
 if TYPE_CHECKING:
+    from dbmigrator.api.lint import Direction, FailOn
     from dbmigrator.engine.drift import DriftReport
     from dbmigrator.engine.files import Migration, MigrationSet
-    from dbmigrator.engine.lintrules import Direction, FailOn, LintFinding, LintReport
+    from dbmigrator.engine.lintrules import LintFinding, LintReport
     from dbmigrator.engine.outputs import LintFindingItem, PlanMigration, PlanOutput
     from dbmigrator.engine.runner import Engine
     from dbmigrator.engine.sqlparse import ParsedFile

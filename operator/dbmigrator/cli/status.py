@@ -68,7 +68,7 @@ def status(ctx: Context) -> None:
 def drift_command(ctx: Context, excludes: tuple[str, ...], accept: bool) -> None:
     """Compare the live schema with the snapshot recorded after the last run: exit 1 on drift
     (each change on its own line), 0 when none or when there is no snapshot yet."""
-    from dbmigrator.engine.checksfile import DriftSettings
+    from dbmigrator.api.checks import DriftSettings
     from dbmigrator.engine.outputs import BaselineInfo, DriftOutput, render_output
     from dbmigrator.engine.runstate import drift_items
 

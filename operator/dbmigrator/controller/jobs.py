@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dbmigrator.api import constants as c
-from dbmigrator.api.spec import DatabaseMigrationSpec, ResourceRequirements, ValidationSpec
+from dbmigrator.api.checks import render_checks_json
+from dbmigrator.api.spec import DatabaseMigrationSpec, ResourceRequirements
 from dbmigrator.controller.observed import ResourceRef
 from dbmigrator.controller.stepids import StepId, StepKind
 
@@ -97,16 +98,6 @@ def build_labels(resource: str, request: JobRequest) -> dict[str, str]:
         c.LABEL_RETRY: str(request.retry),
         c.LABEL_ATTEMPT: str(request.attempt),
     }
-
-
-def build_checks_json(validation: ValidationSpec) -> str:
-    """spec.validation as the engine's DBMIGRATOR_CHECKS_JSON (roleProbes, queries, security,
-    lint, and drift when it excludes something: unchanged Jobs for resources that do not use it)."""
-    data = validation.model_dump(by_alias=True, exclude_none=True)
-    checks = {k: data[k] for k in ("roleProbes", "queries", "security", "lint")}
-    if validation.drift.exclude:
-        checks["drift"] = data["drift"]
-    return json.dumps(checks, sort_keys=True, separators=(",", ":"))
 
 
 def build_args(request: JobRequest, spec: DatabaseMigrationSpec, resource: str) -> list[str]:
@@ -320,7 +311,8 @@ def _container(
         validation.enabled or bool(validation.drift.exclude)
     )
     if checks or request.kind == "plan":  # the plan step lints and checks drift with them
-        env.append({"name": c.ENV_CHECKS_JSON, "value": build_checks_json(spec.validation)})
+        # spec.validation is the checks file's model (api/checks.py): the Job reads it back
+        env.append({"name": c.ENV_CHECKS_JSON, "value": render_checks_json(validation)})
     if any(m["name"] == "backups" for m in mounts):
         env.append({"name": c.ENV_BACKUP_ROOT, "value": c.BACKUPS_DIR})
     container: dict[str, Any] = {

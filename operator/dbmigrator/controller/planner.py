@@ -22,12 +22,8 @@ Transition table (first matching row wins; "run" is `status.run`):
     a Job active, any other                        -> Wait(WaitingForJob)  (never two Jobs)
     suspend                                        -> Suspended
     new generation, retry annotation, or source changed after a failed run (or while its
-    plan awaits approval):
-        target == current                          -> Done (nothing to do)
-        Secret, key or ConfigMap missing           -> Blocked(SecretNotFound | ...)
-        target, phases, down files vs. the source  -> Blocked(TargetVersionNotFound | ...)
-        Restore without backup                     -> Blocked(BackupRequired)
-        otherwise                                  -> new run: CreateJob(first step)
+    plan awaits approval)                          -> newrun.py: Done | Blocked, or the new
+                                                      run's CreateJob(first step)
     run Running, retry backoff pending             -> Wait(requeue_after)
     run Running, plan recorded, gate says no       -> AwaitApproval | Fail(SchemaDriftDetected) (gate.py)
     run Running, a step left                       -> CreateJob(step) (or adopt/record its Job)
@@ -36,34 +32,28 @@ Transition table (first matching row wins; "run" is `status.run`):
     run Running, no step left, current != target   -> Fail(TargetNotReached)
     run Succeeded / Failed (same generation)       -> Done / Fail (idempotent)
 
-Steps (`stepids.StepId`) of an upgrade run: plan (unless spec.safety.review is Never and
-spec.safety.drift Ignore) -> backup (if enabled) -> rehearse (if enabled) ->
-migrate-<n> for every phase
-with versions above the start version (a phase already covered by `currentVersion` is skipped).
-A rollback run (target lowered below currentVersion): plan -> backup (if enabled) -> down.
-A failed migrate step is followed by `down` (to the run's start version) when onFailure is Down, or
-`restore` (of this run's backup) when onFailure is Restore, then the run fails.
+The steps of a run are fixed when it starts (`newrun.py`); a failed migrate step is followed by
+`down` (to the run's start version) when onFailure is Down, or `restore` (of this run's backup)
+when onFailure is Restore, then the run fails.
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 from dbmigrator.api.conditions import Reason
 from dbmigrator.api.constants import ANNOTATION_RETRY
 from dbmigrator.api.spec import DatabaseMigrationSpec
 from dbmigrator.api.status import DatabaseMigrationStatus, PlannedStep, RunState
-from dbmigrator.controller.checks import check_inputs, check_spec
+from dbmigrator.controller.checks import check_inputs
 from dbmigrator.controller.delays import running_job_recheck
 from dbmigrator.controller.dependencies import await_dependency
-from dbmigrator.controller.gate import approves, awaiting_approval, plan_binding, plan_gate
+from dbmigrator.controller.gate import approves, plan_binding, plan_gate
 from dbmigrator.controller.jobs import JobRequest
+from dbmigrator.controller.newrun import needs_new_run, plan_new_run
 from dbmigrator.controller.observed import Observed
 from dbmigrator.controller.outcomes import classify_finished_job
 from dbmigrator.controller.runs import (
     current_step,
     describe_failure,
-    format_time,
     job_name_for,
     parse_time,
     spec_phases,
@@ -71,7 +61,6 @@ from dbmigrator.controller.runs import (
 )
 from dbmigrator.controller.stepids import StepId, parse_step_or_none
 from dbmigrator.controller.steps import (
-    Blocked,
     CreateJob,
     DeleteJob,
     Done,
@@ -126,9 +115,9 @@ def _decide(
         return _plan_active(spec, status, observed)
     if spec.suspend:
         return Suspended("suspended (spec.suspend is true); no Job runs")
-    if _needs_new_run(status, observed):
+    if needs_new_run(status, observed):
         return _start_run(spec, status, observed)
-    assert run is not None  # _needs_new_run is True without a run
+    assert run is not None  # needs_new_run is True without a run
     if run.state == "Running":
         return _advance(spec, status, observed, run)
     if run.state == "Failed":
@@ -186,8 +175,8 @@ def _candidates(
         step = current_step(run, status.current_version)
         if step is not None:
             out.append((run, step))
-    if _needs_new_run(status, observed):
-        new = _new_run(spec, status, observed)
+    if needs_new_run(status, observed):
+        new = plan_new_run(spec, status, observed)
         if isinstance(new, RunState):
             step = current_step(new, status.current_version)
             if step is not None:
@@ -195,93 +184,13 @@ def _candidates(
     return out
 
 
-def _needs_new_run(status: DatabaseMigrationStatus, observed: Observed) -> bool:
-    run = status.run
-    if run is None or run.generation != observed.generation:
-        return True
-    waiting = awaiting_approval(status, run)  # a plan nobody approved yet: replan new files
-    if run.state != "Failed" and not waiting:
-        return False
-    if observed.retry_token != run.retry_token and not waiting:
-        return True
-    digest = observed.source.digest if observed.source else None
-    return digest is not None and run.source_digest is not None and digest != run.source_digest
-
-
 def _start_run(
     spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
 ) -> Step | RecordResult:
-    new = _new_run(spec, status, observed)
+    new = plan_new_run(spec, status, observed)
     if not isinstance(new, RunState):
         return new
     return _advance(spec, status, observed, new)
-
-
-def _new_run(
-    spec: DatabaseMigrationSpec, status: DatabaseMigrationStatus, observed: Observed
-) -> RunState | Done | Blocked | Wait:
-    current = status.current_version
-    target = spec.target_version
-    if vint(target) == vint(current) and (current is not None or vint(target) == 0):
-        return Done(None)
-    blocked = check_inputs(spec, observed) or check_spec(spec, status, observed.source)
-    if blocked is not None:
-        return await_dependency(spec, status, observed, blocked)
-    operation: Literal["upgrade", "rollback"] = (
-        "rollback" if current is not None and vint(target) < vint(current) else "upgrade"
-    )
-    if operation == "upgrade" and spec.rollback.on_failure == "Restore" and not spec.backup_enabled:
-        return Blocked(
-            Reason.BACKUP_REQUIRED,
-            "spec.rollback.onFailure is Restore but spec.backup is not enabled: a restore needs "
-            "this run's backup",
-            "spec.rollback.onFailure",
-        )
-    old = status.run
-    same_generation = old is not None and old.generation == observed.generation
-    return RunState(
-        generation=observed.generation,
-        retry=old.retry + 1 if old is not None and same_generation else 0,
-        operation=operation,
-        state="Running",
-        start_version=current,
-        target_version=target,
-        plan=_plan_steps(spec, operation, current, target),
-        on_failure=spec.rollback.on_failure,
-        retry_token=observed.retry_token,
-        source_digest=observed.source.digest if observed.source else None,
-        started_at=format_time(observed.now),
-    )
-
-
-def _plan_steps(
-    spec: DatabaseMigrationSpec,
-    operation: Literal["upgrade", "rollback"],
-    current: str | None,
-    target: str,
-) -> list[PlannedStep]:
-    steps: list[PlannedStep] = []
-    if spec.plan_step_enabled:
-        steps.append(PlannedStep(step=str(StepId("plan")), target=target))
-    if spec.backup_enabled:
-        steps.append(PlannedStep(step=str(StepId("backup")), target=current))
-    if operation == "rollback":
-        steps.append(PlannedStep(step=str(StepId("down")), target=target))
-        return steps
-    if spec.rehearsal.enabled:
-        steps.append(PlannedStep(step=str(StepId("rehearse")), target=target))
-    floor = vint(current)
-    previous = -1
-    for index, (name, through) in enumerate(spec_phases(spec), start=1):
-        if previous >= vint(target):
-            break  # phases beyond the target are not part of this run
-        step_target = through if vint(through) <= vint(target) else target
-        if vint(step_target) > floor:
-            steps.append(
-                PlannedStep(step=str(StepId.migrate(index)), target=step_target, phase=name)
-            )
-        previous = vint(through)
-    return steps
 
 
 def _advance(

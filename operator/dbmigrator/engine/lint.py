@@ -4,7 +4,7 @@ The files are written to a private temporary directory under neutral names (so n
 `.squawk.toml` or path pattern changes the result) and squawk runs once with `--reporter json
 --assume-in-transaction` (the engine runs every file in a transaction of its own, except files
 with CONCURRENTLY, which it runs statement by statement). Levels, ignores and the plan context
-are `engine/lintrules.py` (pure). squawk's own `-- squawk-ignore rule` and
+are `api/lint.py` and `engine/lintrules.py` (pure). squawk's own `-- squawk-ignore rule` and
 `-- squawk-ignore-file` comments keep working: squawk reads the file text as written.
 """
 
@@ -19,28 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dbmigrator.api.checks import LintConfig
+from dbmigrator.api.lint import Direction, FailOn
 from dbmigrator.engine.errors import EngineError, InputError
-from dbmigrator.engine.lintrules import (
-    RULES,
-    Direction,
-    FailOn,
-    LintConfig,
-    LintFinding,
-    LintReport,
-    build_report,
-    parse_squawk_json,
-)
+from dbmigrator.engine.lintrules import LintReport, build_report, parse_squawk_json
 from dbmigrator.engine.sqlparse import ParsedFile
-
-__all__ = [
-    "RULES",
-    "LintConfig",
-    "LintFinding",
-    "LintReport",
-    "LintUnavailable",
-    "find_squawk",
-    "lint_files",
-]
 
 SQUAWK_ENV = "DBMIGRATOR_SQUAWK"
 SQUAWK_TIMEOUT = 300.0

@@ -14,8 +14,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from dbmigrator.api.checks import RoleProbe, TimedQuery
 from dbmigrator.engine.checkresult import MISSING_OBJECT_STATES, CheckResult
-from dbmigrator.engine.checksfile import RoleProbe, TimedQuery
 from dbmigrator.engine.results import QueryTiming
 
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from dbmigrator.api.checks import ChecksConfig
 from dbmigrator.engine import tracking
 from dbmigrator.engine.catalog import read_server_facts
-from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.database import Dsn, connect
 from dbmigrator.engine.drift import DriftReport, plan_managed_schemas
 from dbmigrator.engine.files import MigrationSet, SqlFile
@@ -40,7 +40,8 @@ from dbmigrator.engine.sqlparse import (
 )
 
 if TYPE_CHECKING:  # squawk's wrapper loads for the commands that lint
-    from dbmigrator.engine.lintrules import FailOn, LintReport
+    from dbmigrator.api.lint import FailOn
+    from dbmigrator.engine.lintrules import LintReport
 
 
 class Reader:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 
+from dbmigrator.api.checks import ChecksConfig
 from dbmigrator.engine import interrupt, tracking
-from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.database import connect
 from dbmigrator.engine.drift import Baseline
 from dbmigrator.engine.errors import EngineError, InputError, ValidationFailed

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbmigrator.engine.checksfile import ChecksConfig, parse_checks
+from dbmigrator.api.checks import ChecksConfig
+from dbmigrator.engine.checksfile import parse_checks
 from dbmigrator.engine.errors import InputError
 from dbmigrator.engine.files import MigrationSet, build_migration_set
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
+from dbmigrator.api.checks import ChecksConfig
 from dbmigrator.engine.checkresult import CheckResult, Outcome, ValidationReport
-from dbmigrator.engine.checksfile import ChecksConfig
 from dbmigrator.engine.files import MigrationSet, SqlFile
 from dbmigrator.engine.objectchecks import check_objects
 from dbmigrator.engine.planning import AppliedRow

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 
 from dbmigrator.cli.context import (
     Context,
@@ -15,7 +14,6 @@ from dbmigrator.cli.context import (
     guard,
     plan_options,
 )
-from dbmigrator.console import show_down_plan, show_lint
 from dbmigrator.engine.errors import EngineError
 from dbmigrator.engine.planning import parse_phase
 
@@ -60,6 +58,8 @@ def up(ctx: Context, target: str | None, phases: tuple[str, ...], no_validate: b
 def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, drift_mode: str,
          expect_plan: str | None, plan_from: str | None, plan_target: str | None) -> None:  # fmt: skip
     """Run down files in reverse order back to a target version."""
+    from dbmigrator.console import show_down_plan, show_lint
+
     engine = ctx.engine(
         validate=not no_validate, drift=drift_mode,
         **plan_options(expect_plan, plan_from, plan_target),
@@ -70,6 +70,8 @@ def down(ctx: Context, target: str, dry_run: bool, no_validate: bool, drift_mode
         try:  # the down files' lint, for information (`lint --down-to` is the gate)
             show_lint(ctx.console, engine.lint_down(down_plan), summary=False)
         except EngineError as exc:
+            from rich.markup import escape
+
             ctx.console.print(f"[yellow]warning:[/] lint skipped: {escape(str(exc))}")
         return
     finish(ctx, engine.down(target))

@@ -8,10 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
 from dbmigrator.cli.context import Context, common, guard, write_termination_log
-from dbmigrator.console import show_down_plan, show_drift, show_lint, show_plan
 from dbmigrator.engine.errors import EngineError, InputError
 from dbmigrator.engine.planning import parse_phase
 from dbmigrator.engine.results import LintCounts, PlanInfo, RunResult
@@ -38,6 +36,8 @@ if TYPE_CHECKING:
 def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: bool) -> None:
     """Show what `up` (or `down`) would run, in which order and how, its lint findings and the
     plan's hash (`up --expect-plan HASH` runs only that plan); change nothing."""
+    from dbmigrator.console import show_down_plan, show_drift, show_plan
+
     # The JSON models load only when JSON is printed (start-up time, issue 11).
     from dbmigrator.engine.outputs import PlanPhase, render_output
     from dbmigrator.engine.planhash import build_plan, build_plan_info
@@ -126,6 +126,10 @@ def lint_item(finding: LintFinding) -> LintFindingItem:
 def _show_lint_and_hash(
     ctx: Context, report: LintReport, skipped: str | None, info: PlanInfo, target: str
 ) -> None:
+    from rich.markup import escape
+
+    from dbmigrator.console import show_lint
+
     show_lint(ctx.console, report, summary=False)
     if skipped:
         ctx.console.print(f"[yellow]warning:[/] {escape(skipped)}")
@@ -202,6 +206,7 @@ def lint(ctx: Context, target: str | None, down_to: str | None, all_files: bool,
          fail_on: FailOn | None) -> None:  # fmt: skip
     """Lint the plan's SQL with squawk: the pending up files (or, with --down-to, the down
     files of a rollback). Exit 1 when a finding reaches --fail-on, 2 on bad input."""
+    from dbmigrator.console import show_lint
     from dbmigrator.engine.lint import lint_files
     from dbmigrator.engine.outputs import LintOutput, render_output
     from dbmigrator.engine.source import read_checks, read_migration_dir

@@ -6,10 +6,8 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
 from dbmigrator.cli.context import Context, common, guard
-from dbmigrator.console import show_drift, show_status
 from dbmigrator.engine.errors import InputError
 
 
@@ -18,6 +16,8 @@ from dbmigrator.engine.errors import InputError
 @guard("status")
 def status(ctx: Context) -> None:
     """Applied vs pending migrations, checksums and drift."""
+    from dbmigrator.console import show_status
+
     # The JSON models load only when JSON is printed (start-up time, issue 11).
     from dbmigrator.engine.outputs import (
         ChecksumDrift,
@@ -68,7 +68,10 @@ def status(ctx: Context) -> None:
 def drift_command(ctx: Context, excludes: tuple[str, ...], accept: bool) -> None:
     """Compare the live schema with the snapshot recorded after the last run: exit 1 on drift
     (each change on its own line), 0 when none or when there is no snapshot yet."""
+    from rich.console import Console
+
     from dbmigrator.api.checks import DriftSettings
+    from dbmigrator.console import show_drift
     from dbmigrator.engine.outputs import BaselineInfo, DriftOutput, render_output
     from dbmigrator.engine.runstate import drift_items
 

@@ -8,9 +8,9 @@ query it is in).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from dbmigrator.api.checks import ChecksConfig
@@ -19,12 +19,7 @@ from dbmigrator.engine.errors import InputError
 
 def parse_checks(text: str, source: str) -> ChecksConfig:
     """YAML or JSON text -> ChecksConfig; InputError naming `source` and the bad key."""
-    try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(f"not valid YAML/JSON: {exc}", file=source, line=line) from None
+    data = _load(text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -37,6 +32,24 @@ def parse_checks(text: str, source: str) -> ChecksConfig:
             for err in exc.errors()
         )
         raise InputError(f"invalid checks: {problems}", file=source) from None
+
+
+def _load(text: str, source: str) -> Any:
+    """The document: JSON (what a Job gets) without loading a YAML parser, else YAML."""
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(f"not valid YAML/JSON: {exc}", file=source, line=line) from None
 
 
 def _label(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:

@@ -36,6 +36,7 @@ from bench_engine import (
     med,
     migrate_contenders,
     one_session_script,
+    precompile,
     sh,
     write_section,
 )
@@ -230,6 +231,7 @@ def main() -> int:
     parser.add_argument("--peers-dir", type=Path, default=default_peers_dir())
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
+    precompile()
     peers, skipped = peer_binaries(args.peers_dir)
     for reason in skipped:
         print(reason, file=sys.stderr)

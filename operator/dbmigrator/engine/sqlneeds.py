@@ -124,15 +124,30 @@ def _sql_body_schemas(node: Any) -> Iterator[str]:
         yield from _schemas(raw.stmt)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Each node class's attribute names (a pglast node iterates over its class's slots)."""
+
+
 def _walk(node: Any) -> Iterator[Any]:
+    """Every node of the tree. On the hot path of parsing (each DDL statement of every file):
+    attribute names are looked up once per node class, scalars are skipped by type."""
     stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    fields_of = _FIELDS
     while stack:
-        item = stack.pop()
-        if isinstance(item, tuple | list):
-            stack.extend(item)
-        elif isinstance(item, ast.Node):
-            yield item
-            for name in item:
-                value = getattr(item, name, None)
-                if isinstance(value, ast.Node | tuple | list):
-                    stack.append(value)
+        item = pop()
+        cls = type(item)
+        if cls is tuple or cls is list:
+            extend(item)
+            continue
+        fields = fields_of.get(cls)
+        if fields is None:
+            if not isinstance(item, ast.Node):
+                continue
+            fields = fields_of[cls] = tuple(item)
+        yield item
+        for name in fields:
+            value = getattr(item, name, None)
+            if not isinstance(value, _SCALARS):
+                push(value)

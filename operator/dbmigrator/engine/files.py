@@ -8,6 +8,7 @@ would order such a set differently.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
@@ -28,8 +29,9 @@ class SqlFile:
     name: str
     text: str
 
-    @property
+    @functools.cached_property
     def checksum(self) -> str:
+        """Once per file: a run asks for it several times (tracking, history, result, plan)."""
         return "sha256:" + hashlib.sha256(self.text.encode()).hexdigest()
 
 

@@ -14,6 +14,8 @@ HEAVY = (
     "dbmigrator.controller",
     "dbmigrator.engine.runner",
     "dbmigrator.engine.outputs",
+    "rich",
+    "yaml",
 )
 
 

@@ -46,7 +46,7 @@ def precompile() -> None:
     compileall.compile_dir(REPO / "operator" / "dbmigrator", quiet=1)
 
 
-def timed(fn: Callable[[], None]) -> float:
+def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -222,6 +222,49 @@ def migrate_contenders(bench: Bench, directory: Path) -> dict[str, Callable[[str
     }
 
 
+def breakdown(
+    bench: Bench, directory: Path, template: str, times: dict[str, list[float]]
+) -> list[str]:
+    """Where `dbmigrator up --no-validate`'s time goes, each part timed on its own (medians of
+    the rounds): the CLI's start-up (importing what a Job's up imports, with .pyc files as an
+    installed copy has them), parsing every file, and the engine's run in-process (parse,
+    lock, tracking, files, snapshot) on a fresh database; the rest is the CLI around them
+    (reading the directory, the result's JSON, the interpreter's exit)."""
+    from dbmigrator.engine.database import resolve_dsn
+    from dbmigrator.engine.options import RunOptions
+    from dbmigrator.engine.runner import Engine
+    from dbmigrator.engine.source import read_migration_dir
+    from dbmigrator.engine.sqlparse import parse_file
+
+    imports = "import dbmigrator.cli.main, dbmigrator.cli.apply, dbmigrator.engine.runner"
+    startup, parse, engine = [], [], []
+    for _ in range(bench.rounds):
+        startup.append(timed(partial(sh, [sys.executable, "-c", imports], bench.env)))
+        migrations = read_migration_dir(directory)
+        parse.append(timed(lambda: [parse_file(m.up) for m in migrations]))  # noqa: B023
+        db = bench.fresh(template)
+        run = Engine(resolve_dsn(bench.pg.dsn(db)), migrations, options=RunOptions(validate=False))
+        engine.append(timed(lambda: None if run.up().ok else sys.exit("engine up failed")))  # noqa: B023
+        bench.drop(db)
+    total = med(times["dbmigrator up --no-validate"])
+    rows = [
+        ("start-up: Python and the imports of a Job's `up`", med(startup)),
+        ("parsing every file (pglast trees, inside the engine's run)", med(parse)),
+        ("the engine's run without parsing (server work, tracking, snapshot)", med(engine) - med(parse)),
+        ("the rest (reading the files, the result, exit)", total - med(startup) - med(engine)),
+    ]  # fmt: skip
+    out = [
+        "",
+        f"Where `dbmigrator up --no-validate`'s {total:.2f} s go on {directory.name} (each part "
+        f"timed on its own, medians; *psql, one session* took {med(times[ONE_SESSION]):.2f} s):",
+        "",
+        "| part | seconds | share |",
+        "|---|---|---|",
+    ]
+    out += [f"| {label} | {value:.2f} | {value / total:.0%} |" for label, value in rows]
+    return out
+
+
 def make_template(bench: Bench, name: str, bootstrap: bool) -> str:
     bench.admin.execute(f'CREATE DATABASE "{name}"'.encode())
     if bootstrap:
@@ -336,6 +379,7 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
         small_template = make_template(bench, "tpl_small", bootstrap=False)
         times = bench.compare(small_template, migrate_contenders(bench, small))
         report_migrate(f"generated, {args.small} small files", times, out)
+        parts = breakdown(bench, small, small_template, times)
         out.append("")
         out.append(
             "dbmigrator does more than psql here: it parses every file first, takes the advisory "
@@ -347,6 +391,7 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
             "process per file, no parsing, no lock, no history; the CLI's start-up (about 0.3 s "
             "of Python imports) is inside dbmigrator's time."
         )
+        out += parts
         bench_backup(bench, args.backup_mb, out)
         bench.admin.close()
     text = "\n".join(out) + "\n"

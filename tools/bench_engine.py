@@ -236,7 +236,7 @@ def breakdown(
     from dbmigrator.engine.source import read_migration_dir
     from dbmigrator.engine.sqlparse import parse_file
 
-    imports = "import dbmigrator.cli.main, dbmigrator.cli.apply, dbmigrator.engine.runner"
+    imports = "import dbmigrator.cli.main, dbmigrator.cli.runs, dbmigrator.engine.runner"
     startup, parse, engine = [], [], []
     for _ in range(bench.rounds):
         startup.append(timed(partial(sh, [sys.executable, "-c", imports], bench.env)))

@@ -1,8 +1,9 @@
-"""What people see: live progress and readable reports, with rich. JSON output lives in cli.py.
+"""What people see on a terminal and in text output: live progress and readable reports, with
+rich. JSON output is engine/results.py's and engine/outputs.py's models (printed by cli/).
 
-On a terminal, a progress bar advances per statement; elsewhere (a Job's log, CI) one line per
-file and per phase keeps logs readable. In JSON mode everything here goes to stderr so stdout
-stays one JSON document.
+On a terminal, a progress bar advances per statement. Elsewhere (a Job's log, CI, a pipe) the
+CLI uses lineprogress.LineProgress instead: the same lines, without loading rich. In JSON mode
+progress goes to stderr so stdout stays one JSON document.
 """
 
 from __future__ import annotations

@@ -60,6 +60,18 @@ def test_each_documented_example_parses_and_round_trips(name: str, text: str) ->
     assert MODELS[name].model_validate_json(render(model)) == model
 
 
+def test_the_examples_in_safety_md_parse_with_their_models() -> None:
+    """docs/safety.md shows the lint and drift documents where it explains the commands."""
+    by_command: dict[str, type[BaseModel]] = {"lint": LintOutput, "drift": DriftOutput}
+    page = (DOC.parent / "safety.md").read_text()
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", page, re.S)]
+    shown = [b for b in blocks if "command" in b]
+    assert sorted(b["command"] for b in shown) == ["drift", "lint"]
+    for block in shown:
+        model = by_command[block["command"]].model_validate(block)
+        assert json.loads(render(model)) == block
+
+
 def test_a_run_result_is_read_by_parse_result() -> None:
     (text,) = [t for n, t in examples() if n == "RunResult"]
     assert parse_result(text).command == "up"

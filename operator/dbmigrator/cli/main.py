@@ -6,11 +6,11 @@ from __future__ import annotations
 import click
 
 from dbmigrator import __version__
-from dbmigrator.cli.apply import down, repair, up, validate
 from dbmigrator.cli.backups import backup, rehearse, restore
 from dbmigrator.cli.bootstrap import bootstrap
-from dbmigrator.cli.operate import operator
+from dbmigrator.cli.kube_operator import operator
 from dbmigrator.cli.plan import lint, plan
+from dbmigrator.cli.runs import down, repair, up, validate
 from dbmigrator.cli.status import drift_command, status
 
 

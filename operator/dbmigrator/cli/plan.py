@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from dbmigrator.engine.drift import DriftReport
     from dbmigrator.engine.files import Migration, MigrationSet
     from dbmigrator.engine.lintrules import LintFinding, LintReport
-    from dbmigrator.engine.outputs import LintFindingItem, PlanMigration, PlanOutput
+    from dbmigrator.engine.outputs import LintFindingItem, PlanMigration, PlanOutput, PlanPhase
     from dbmigrator.engine.runner import Engine
     from dbmigrator.engine.sqlparse import ParsedFile
 
@@ -74,8 +74,9 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
         phased = [PlanPhase(name=ph.name, through=ph.through,
                             migrations=[_plan_migration(engine, m) for m in ph.migrations])
                   for ph in up_plan.phases]  # fmt: skip
-        output = _plan_output(up_plan.current, up_plan.target, warnings, report, drift, info)
-        click.echo(render_output(output.model_copy(update={"phases": phased})))
+        output = _plan_output(up_plan.current, up_plan.target, warnings, report, drift, info,
+                              phases=phased)  # fmt: skip
+        click.echo(render_output(output))
     else:
         show_plan(
             ctx.console, up_plan, {m.up.name: engine.parsed(m.up) for m in up_plan.migrations}
@@ -86,16 +87,18 @@ def plan(ctx: Context, target: str | None, phases: tuple[str, ...], down_plan: b
 
 
 def _plan_output(current: str | None, target: str | None, warnings: list[str],
-                 report: LintReport, drift: DriftReport, info: PlanInfo) -> PlanOutput:  # fmt: skip
+                 report: LintReport, drift: DriftReport, info: PlanInfo, *,
+                 phases: list[PlanPhase] | None = None) -> PlanOutput:  # fmt: skip
+    """The `plan -o json` document; `phases` only for an up plan."""
     from dbmigrator.engine.outputs import BaselineInfo, PlanOutput
     from dbmigrator.engine.runstate import drift_items
 
     items, _ = drift_items(drift)
     return PlanOutput(
         ok=True, current_version=current, target_version=target, warnings=warnings,
-        lint=[lint_item(f) for f in report.findings], lint_counts=LintCounts(**report.counts),
+        lint=[_lint_item(f) for f in report.findings], lint_counts=LintCounts(**report.counts),
         baseline=BaselineInfo.of(drift.baseline), drift=items, drift_count=len(drift.changes),
-        plan=info,
+        phases=phases, plan=info,
     )  # fmt: skip
 
 
@@ -116,7 +119,7 @@ def _plan_migration(engine: Engine, m: Migration) -> PlanMigration:
     )  # fmt: skip
 
 
-def lint_item(finding: LintFinding) -> LintFindingItem:
+def _lint_item(finding: LintFinding) -> LintFindingItem:
     from dbmigrator.engine.outputs import LintFindingItem
 
     return LintFindingItem(file=finding.file, line=finding.line, column=finding.column,
@@ -230,7 +233,7 @@ def lint(ctx: Context, target: str | None, down_to: str | None, all_files: bool,
     if ctx.output == "json":
         click.echo(render_output(LintOutput(
             ok=not report.failed, direction=report.direction, fail_on=report.fail_on,
-            files=list(report.files), lint=[lint_item(f) for f in report.findings],
+            files=list(report.files), lint=[_lint_item(f) for f in report.findings],
             counts=LintCounts(**report.counts),
         )))  # fmt: skip
     else:

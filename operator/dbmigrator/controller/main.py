@@ -1,4 +1,4 @@
-"""The operator process: settings in, kopf running. `dbmigrator operator` (cli/operate.py) parses the
+"""The operator process: settings in, kopf running. `dbmigrator operator` (cli/kube_operator.py) parses the
 flags and environment into `OperatorSettings` and calls `run`; kopf and the Kubernetes client
 load only here, so the engine's commands start without them.
 """

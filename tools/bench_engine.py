@@ -388,8 +388,8 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
             "also times three queries 6× each with EXPLAIN ANALYZE), so its cost grows with the "
             "number of files. *psql, one session* is the physical limit: one connection applies "
             "every file in its own transaction with a tracking row (`one_session_script`), no "
-            "process per file, no parsing, no lock, no history; the CLI's start-up (about 0.3 s "
-            "of Python imports) is inside dbmigrator's time."
+            "process per file, no parsing, no lock, no history; the CLI's start-up is inside "
+            "dbmigrator's time (broken down below)."
         )
         out += parts
         bench_backup(bench, args.backup_mb, out)

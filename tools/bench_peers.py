@@ -275,8 +275,9 @@ def main() -> int:
             )
         bench.admin.close()
     out += commands(
-        "`dbmigrator plan` opens no transaction but parses the whole file and reads the "
-        "tracking table; it is compared with applying the file because that is what a person "
+        "`dbmigrator plan` opens no transaction but parses the whole file, reads the tracking "
+        "table and lints the file with squawk (since the safety gate; the 2.66 s measured before "
+        "it did not lint); it is compared with applying the file because that is what a person "
         "waits for before `up`."
     )
     out += ["", WHAT_EACH_DOES, ROUND_TRIPS, ATLAS_NOTE]

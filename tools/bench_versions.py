@@ -13,18 +13,21 @@ package), else it pays the compile at every start (see bench_engine.precompile).
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
-
-from bench_engine import ONE_SESSION, generate_small_set, one_session_script, precompile
+from bench_engine import (
+    ONE_SESSION,
+    Bench,
+    generate_small_set,
+    make_template,
+    one_session_script,
+    precompile,
+    sh,
+)
 from localpg import LocalPostgres, server_bindir
 
 
@@ -46,53 +49,44 @@ def main() -> int:
         LocalPostgres(bindir=server_bindir(args.major)) as pg,
         tempfile.TemporaryDirectory() as tmp,
     ):
+        bench = Bench(pg, args.rounds)
         directory = Path(tmp) / "small"
         generate_small_set(directory, args.small)
         files = sorted(p for p in directory.glob("*.sql") if not p.name.endswith(".down.sql"))
         script = Path(tmp) / "one-session.psql"
         script.write_text(one_session_script(files))
-        admin = psycopg.connect(pg.dsn(), autocommit=True)
-        admin.execute(b"CREATE DATABASE tpl")
-        env = {k: v for k, v in os.environ.items() if k != "DBMIGRATOR_CHECKS_JSON"}
-        env["PGPASSWORD"] = pg.password
+        template = make_template(bench, "tpl_small", bootstrap=False)
+        cpu: dict[str, list[float]] = {}
+
+        def counted(label: str, run: Callable[[str], None]) -> Callable[[str], None]:
+            """`run`, with the client CPU of its processes added to cpu[label]."""
+
+            def timed_run(db: str) -> None:
+                before = client_seconds()
+                run(db)
+                cpu.setdefault(label, []).append(client_seconds() - before)
+
+            return timed_run
 
         def psql(db: str) -> None:
-            subprocess.run(
-                ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",
-                 "-d", db, "-v", "ON_ERROR_STOP=1", "-f", str(script)],
-                env=env, check=True, capture_output=True,
-            )  # fmt: skip
+            sh([*bench.psql(db), "-v", "ON_ERROR_STOP=1", "-f", str(script)], bench.env)
 
         def dbmigrator(cli: str) -> Callable[[str], None]:
             def run(db: str) -> None:
-                proc = subprocess.run(
-                    [cli, "up", "--dir", str(directory), "-o", "json", "--no-validate"],
-                    env={**env, "DATABASE_URL": pg.dsn(db)}, capture_output=True, text=True,
-                )  # fmt: skip
-                if proc.returncode != 0:
-                    raise SystemExit(f"{cli} failed: {proc.stdout[-800:]}{proc.stderr[-800:]}")
+                args = [cli, "up", "--dir", str(directory), "-o", "json", "--no-validate"]
+                sh(args, {**bench.env, "DATABASE_URL": pg.dsn(db)})
 
             return run
 
-        contenders = {ONE_SESSION: psql, **{label: dbmigrator(cli) for label, cli in clis.items()}}
-        wall: dict[str, list[float]] = {k: [] for k in contenders}
-        cpu: dict[str, list[float]] = {k: [] for k in contenders}
-        for n in range(args.rounds):
-            for index, (label, run) in enumerate(contenders.items()):
-                db = f"v{n}_{index}"
-                admin.execute(f'CREATE DATABASE "{db}" TEMPLATE tpl'.encode())
-                c0, t0 = client_seconds(), time.perf_counter()
-                run(db)
-                wall[label].append(time.perf_counter() - t0)
-                cpu[label].append(client_seconds() - c0)
-                admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)'.encode())
-        admin.close()
+        runs = {ONE_SESSION: psql, **{label: dbmigrator(cli) for label, cli in clis.items()}}
+        wall = bench.compare(template, {k: counted(k, run) for k, run in runs.items()})
+        bench.admin.close()
     limit = statistics.median(wall[ONE_SESSION])
     print(f"{args.small} small files, PostgreSQL {args.major}, medians of {args.rounds} rounds:")
     print("| contender | wall | ratio to the limit | client CPU |")
     print("|---|---|---|---|")
-    for label in contenders:
-        median = statistics.median(wall[label])
+    for label, times in wall.items():
+        median = statistics.median(times)
         print(f"| {label} | {median:.2f} s | {median / limit:.2f}× "
               f"| {statistics.median(cpu[label]):.2f} s |")  # fmt: skip
     return 0

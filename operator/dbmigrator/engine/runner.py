@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 
-from dbmigrator.api.checks import ChecksConfig
 from dbmigrator.engine import interrupt, tracking
 from dbmigrator.engine.database import connect
 from dbmigrator.engine.drift import Baseline
@@ -59,8 +58,7 @@ class Engine(Reader):
     def accept_drift(self) -> Baseline:
         """Record the live schema as the new baseline (what `drift --accept` does)."""
         with self._session("drift") as conn:
-            version = current_version(tracking.read_applied(conn))
-            return record_snapshot(conn, self.managed_schemas(), version, "accept")
+            return self._record_snapshot(conn, tracking.read_applied(conn), "accept")
 
     def _drift_gate(self, conn: psycopg.Connection[Any], run: RunState) -> None:
         """Drift before anything runs, in the result also when the policy stops the run."""
@@ -69,12 +67,19 @@ class Engine(Reader):
         run.drift = read_drift(conn, self.checks.drift.exclude)
         drift_gate(run.drift, self.options.drift, self.progress)
 
+    def _record_snapshot(
+        self, conn: psycopg.Connection[Any], applied: dict[str, AppliedRow], operation: str
+    ) -> Baseline:
+        """The managed schemas as the new baseline, at the version `applied` gives."""
+        schemas = self.managed_schemas()
+        return record_snapshot(conn, schemas, current_version(applied), operation)
+
     def _record_after_failure(
         self, conn: psycopg.Connection[Any], run: RunState, applied: dict[str, AppliedRow]
     ) -> None:
-        changed = bool(run.applied or run.reverted)
-        version = current_version(applied)
-        record_after_failure(conn, self.managed_schemas(), version, run.command, changed)
+        if run.applied or run.reverted:  # files committed before the failure
+            schemas = self.managed_schemas()
+            record_after_failure(conn, schemas, current_version(applied), run.command)
 
     @contextlib.contextmanager
     def _session(self, command: str) -> Iterator[psycopg.Connection[Any]]:
@@ -111,17 +116,17 @@ class Engine(Reader):
                     self.progress.info(
                         f"nothing to apply: database is at {run.from_version or 'no version'}"
                     )
-                baselines = (
-                    _measure_baselines(conn, self.checks)
-                    if self.options.validate and todo and self.checks.queries
-                    else {}
-                )
+                baselines: dict[str, float | None] = {}
+                if self.options.validate and todo and self.checks.queries:
+                    from dbmigrator.engine.validation import measure_baselines
+
+                    baselines = measure_baselines(conn, self.checks)
                 try:
                     self._apply_phases(conn, run, plan, applied, baselines)
                 except EngineError:
                     self._record_after_failure(conn, run, applied)
                     raise
-                record_snapshot(conn, self.managed_schemas(), current_version(applied), "up")
+                self._record_snapshot(conn, applied, "up")
                 return self._result(run, conn_applied=applied, target=plan.target)
         except EngineError as exc:
             return self._failed(run, exc)
@@ -199,7 +204,7 @@ class Engine(Reader):
                 except EngineError:
                     self._record_after_failure(conn, run, applied)
                     raise
-                record_snapshot(conn, self.managed_schemas(), current_version(applied), "down")
+                self._record_snapshot(conn, applied, "down")
                 if self.options.validate:
                     run.report = self._validate(conn, applied, {}, True)
                     self.progress.validation(None, run.report.headline(), run.report.passed)
@@ -251,7 +256,7 @@ class Engine(Reader):
                         run.reverted.append(done)
                     self.progress.info(f"marked {m.label} as {status}")
                 # Repair says the schema is as the files make it: that is the new baseline.
-                record_snapshot(conn, self.managed_schemas(), current_version(applied), "repair")
+                self._record_snapshot(conn, applied, "repair")
                 return self._result(run, conn_applied=applied, target=None)
         except EngineError as exc:
             return self._failed(run, exc)
@@ -291,11 +296,3 @@ class Engine(Reader):
         with contextlib.suppress(EngineError):
             current = current_version(self.read_applied())
         return run_result(run, database=self.dsn.dbname, current=current, error=exc)
-
-
-def _measure_baselines(
-    conn: psycopg.Connection[Any], checks: ChecksConfig
-) -> dict[str, float | None]:
-    from dbmigrator.engine.validation import measure_baselines
-
-    return measure_baselines(conn, checks)

@@ -55,16 +55,12 @@ def record_snapshot(
 
 
 def record_after_failure(
-    conn: psycopg.Connection[Any],
-    schemas: Sequence[str],
-    version: str | None,
-    operation: str,
-    changed: bool,
+    conn: psycopg.Connection[Any], schemas: Sequence[str], version: str | None, operation: str
 ) -> None:
-    """Files that committed before a failure (`changed`) changed the schema through migrations:
-    record it, so the next run does not call them drift. Best effort: the error is what
-    matters, and after an interrupt nothing more is done."""
-    if not changed or interrupt.received():
+    """Files that committed before a failure changed the schema through migrations: record it,
+    so the next run does not call them drift. Best effort: the error is what matters, and
+    after an interrupt nothing more is done."""
+    if interrupt.received():
         return
     with contextlib.suppress(psycopg.Error, EngineError):
         record_snapshot(conn, schemas, version, operation)

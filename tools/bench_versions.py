@@ -44,6 +44,9 @@ def main() -> int:
     parser.add_argument("--major", type=int, default=15)
     args = parser.parse_args()
     precompile()
+    bad = [item for item in args.cli if "=" not in item or not item.split("=", 1)[1]]
+    if bad:
+        parser.error(f"--cli {bad[0]!r}: expected LABEL=PATH, e.g. new=.venv/bin/dbmigrator")
     clis = dict(item.split("=", 1) for item in args.cli)
     with (
         LocalPostgres(bindir=server_bindir(args.major)) as pg,

@@ -44,10 +44,15 @@ _GO_SPACE = (
 )
 
 
-# In plain text only these characters change anything; inside `(` also the `)` that may close
-# it, inside ATOMIC the `d` that may end an `end`.
-_SPECIAL = re.compile(r"""[$'"\-/\\;(cC]""")
-_SPECIAL_IN = {")": re.compile(r"""[$'"\-/\\;(cC)]"""), "end": re.compile(r"""[$'"\-/\\;(cCdD]""")}
+# In plain text only these characters change anything, and a `c` only where it ends `atomic`;
+# inside `(` also the `)` that may close it, inside ATOMIC the `d` that ends an `end`. (Any other
+# `c` or `d` would only try to close a `)` or an `end`, which it cannot end.)
+_ATOMIC = "(?<=[aA][tT][oO][mM][iI])[cC]"
+_SPECIAL = re.compile(rf"""[$'"\-/\\;(]|{_ATOMIC}""")
+_SPECIAL_IN = {
+    ")": re.compile(rf"""[$'"\-/\\;()]|{_ATOMIC}"""),
+    "end": re.compile(rf"""[$'"\-/\\;(]|{_ATOMIC}|(?<=[eE][nN])[dD]"""),
+}
 
 
 @dataclass

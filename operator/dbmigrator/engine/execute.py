@@ -8,6 +8,7 @@ failure is recorded in the history table and raised with the file and line of th
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbmigrator.engine import interrupt, tracking
+from dbmigrator.engine import batch, interrupt, tracking
 from dbmigrator.engine.clisplit import split_like_cli
 from dbmigrator.engine.database import (
     Dsn,
@@ -63,6 +64,30 @@ class _IndexSnapshot:
     name: str | None
 
 
+class _BatchFailed(Exception):
+    """A message of a batched file failed: the error, and the file statement it belongs to."""
+
+    def __init__(self, error: psycopg.Error, index: int, position: int | None) -> None:
+        super().__init__(str(error))
+        self.error, self.index, self.position = error, index, position
+
+
+class _CountingCursor(psycopg.ClientCursor[Any]):
+    """Renders parameters client-side (`mogrify`), and remembers how many statements of its
+    last multi-statement query completed before the one that failed: psycopg checks every
+    result of a query in `_check_results`, and after an error the server has sent the results
+    of the statements before it, then the error's."""
+
+    completed: int | None = None
+
+    def _check_results(self, results: list[Any]) -> None:
+        failed = psycopg.pq.ExecStatus.FATAL_ERROR
+        self.completed = next(
+            (n for n, r in enumerate(results) if r.status == failed), len(results)
+        )
+        super()._check_results(results)
+
+
 class FileRunner:
     """Runs files on one connection with the run's options, telling `progress` as it goes."""
 
@@ -70,7 +95,7 @@ class FileRunner:
         self.dsn = dsn
         self.options = options
         self.progress = progress
-        self._settings_queries: dict[tuple[bool, bool], bytes] = {}
+        self._settings_queries: dict[tuple[bool, bool], list[str]] = {}
 
     def apply_up(
         self, conn: psycopg.Connection[Any], m: Migration, parsed: ParsedFile
@@ -115,16 +140,16 @@ class FileRunner:
         self.progress.migration_finished(m, duration, direction)
         return duration
 
-    def _settings(self, cur: psycopg.Cursor[Any], local: bool) -> None:
-        # RESET ALL as the Supabase CLI does before each file, then our timeouts and the client
-        # check: one round trip (several statements are allowed in a query without parameters,
-        # so the values go in as quoted literals). Composed once per scope and server kind.
-        modern = cur.connection.info.server_version >= 140000  # the check exists from 14 on
-        query = self._settings_queries.get((local, modern))
-        if query is None:
+    def _settings(self, conn: psycopg.Connection[Any], local: bool) -> list[str]:
+        """RESET ALL as the Supabase CLI does before each file, then our timeouts and the client
+        check, as statements (values quoted as literals: they go into a multi-statement query).
+        Composed once per scope and server kind."""
+        modern = conn.info.server_version >= 140000  # the check exists from 14 on
+        queries = self._settings_queries.get((local, modern))
+        if queries is None:
             scope = sql.Literal(local)
             composed = sql.SQL(
-                "RESET ALL; SELECT set_config('lock_timeout', {}, {}), "
+                "SELECT set_config('lock_timeout', {}, {}), "
                 "set_config('statement_timeout', {}, {})"
             ).format(
                 sql.Literal(self.options.lock_timeout), scope,
@@ -134,24 +159,26 @@ class FileRunner:
                 composed = sql.Composed([composed, sql.SQL(
                     ", set_config('client_connection_check_interval', {}, false)"
                 ).format(sql.Literal(CLIENT_CHECK_INTERVAL))])  # fmt: skip
-            query = self._settings_queries[(local, modern)] = composed.as_bytes(cur)
-        cur.execute(query)
+            queries = ["RESET ALL", composed.as_string(conn)]
+            self._settings_queries[(local, modern)] = queries
+        return queries
 
-    def _track(
-        self, cur: psycopg.Cursor[Any], m: Migration, parsed: ParsedFile, direction: str,
-        started_at: datetime, t0: float,
-    ) -> None:  # fmt: skip
+    def _tracking(
+        self, m: Migration, parsed: ParsedFile, direction: str, started_at: datetime, t0: float
+    ) -> list[tracking.Query]:
+        """The tracking row's insert (up) or delete (down), then the history row."""
         if direction == "up":
             # As the Supabase CLI records them (comments kept), so `supabase migration fetch`
             # writes the same file back and rows of either tool compare alike.
-            tracking.insert_applied(cur, m.version, m.name, split_like_cli(m.up.text))
+            row = tracking.applied_insert(m.version, m.name, split_like_cli(m.up.text))
         else:
-            tracking.delete_applied(cur, m.version)
-        tracking.record_history(
-            cur, version=m.version, name=m.name, checksum=m.checksum, operation=direction,
+            row = tracking.applied_delete(m.version)
+        history = tracking.history_insert(
+            version=m.version, name=m.name, checksum=m.checksum, operation=direction,
             success=True, started_at=started_at, duration_ms=(time.perf_counter() - t0) * 1000,
             runner=application_name(direction), note=EMPTY_NOTE if parsed.empty else None,
         )  # fmt: skip
+        return [row, history]
 
     def _run_in_transaction(
         self, conn: psycopg.Connection[Any], m: Migration, parsed: ParsedFile,
@@ -159,18 +186,11 @@ class FileRunner:
     ) -> None:  # fmt: skip
         attempt = 0
         while True:
-            index = 0
             try:
-                with conn.transaction(), conn.cursor() as cur:
-                    self._settings(cur, local=True)
-                    for index, statement in enumerate(statements, start=1):
-                        interrupt.check(f"at {parsed.file.name}:{statement.line}; rolled back")
-                        self.progress.statement(m, index, len(statements), statement)
-                        cur.execute(statement.text.encode())
-                    index = 0
-                    self._track(cur, m, parsed, direction, started_at, t0)
+                self._send_batches(conn, m, parsed, statements, direction, started_at, t0)
                 return
-            except psycopg.Error as exc:
+            except _BatchFailed as failed:
+                exc, index = failed.error, failed.index
                 if interrupt.received():
                     outcome = "the file was rolled back"
                     raise self._interrupted(parsed, statements, index, outcome) from None
@@ -179,7 +199,53 @@ class FileRunner:
                     attempt += 1
                     continue
                 self.record_failure(conn, m, direction, started_at, t0, failure.message)
-                raise self._statement_error(parsed, statements, index, exc, attempt) from None
+                raise self._statement_error(
+                    parsed, statements, index, exc, attempt, position=failed.position
+                ) from None
+
+    def _send_batches(
+        self, conn: psycopg.Connection[Any], m: Migration, parsed: ParsedFile,
+        statements: list[Statement], direction: str, started_at: datetime, t0: float,
+    ) -> None:  # fmt: skip
+        """The file in one transaction: BEGIN, the settings and the statements in as few
+        messages as batch.chunks allows, the tracking rows and COMMIT with the last one."""
+        texts = [s.text for s in statements]
+        # Before PostgreSQL 13, statement_timeout covers a whole message, not each statement.
+        runs = batch.chunks(texts, batch.MAX_CHARS if conn.info.server_version >= 130000 else 0)
+        try:
+            with _CountingCursor(conn) as cur:
+                for n, run in enumerate(runs):
+                    self._send(cur, m, parsed, statements, texts, direction, started_at, t0,
+                               run, first=n == 0, last=n == len(runs) - 1)  # fmt: skip
+        except BaseException:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):  # a lost connection has nothing to undo
+                    conn.rollback()
+            raise
+
+    def _send(
+        self, cur: _CountingCursor, m: Migration, parsed: ParsedFile,
+        statements: list[Statement], texts: list[str], direction: str, started_at: datetime,
+        t0: float, run: range, *, first: bool, last: bool,
+    ) -> None:  # fmt: skip
+        """One message: BEGIN and the settings if `first`, the statements of `run`, the
+        tracking rows and COMMIT if `last`."""
+        if run:
+            interrupt.check(f"at {parsed.file.name}:{statements[run[0]].line}; rolled back")
+        for i in run:
+            self.progress.statement(m, i + 1, len(statements), statements[i])
+        head = ["BEGIN", *self._settings(cur.connection, local=True)] if first else []
+        tail: list[str] = []
+        if last:
+            queries = self._tracking(m, parsed, direction, started_at, t0)
+            tail = [cur.mogrify(query, params) for query, params in queries] + ["COMMIT"]
+        message = batch.compose(head, [(i + 1, texts[i]) for i in run], tail)
+        cur.completed = None
+        try:
+            cur.execute(message.text.encode())
+        except psycopg.Error as exc:
+            index, position = message.locate(cur.completed, describe_error(exc).position)
+            raise _BatchFailed(exc, index, position) from exc
 
     def _run_statement_by_statement(
         self, conn: psycopg.Connection[Any], m: Migration, parsed: ParsedFile,
@@ -191,7 +257,7 @@ class FileRunner:
             f"({', '.join(reasons)}): running it statement by statement"
         )
         with conn.cursor() as cur:
-            self._settings(cur, local=False)
+            cur.execute("; ".join(self._settings(conn, local=False)).encode())
         done = 0
         for index, statement in enumerate(statements, start=1):
             attempt = 0
@@ -227,7 +293,8 @@ class FileRunner:
                     raise error from None
             done += 1
         with conn.transaction(), conn.cursor() as cur:
-            self._track(cur, m, parsed, direction, started_at, t0)
+            for query, params in self._tracking(m, parsed, direction, started_at, t0):
+                cur.execute(query, params)
         with conn.cursor() as cur:
             cur.execute("RESET ALL")
             watch_client(cur)
@@ -291,12 +358,12 @@ class FileRunner:
     ) -> None:  # fmt: skip
         try:
             with conn.transaction(), conn.cursor() as cur:
-                tracking.record_history(
-                    cur, version=m.version, name=m.name, checksum=m.checksum, operation=direction,
+                cur.execute(*tracking.history_insert(
+                    version=m.version, name=m.name, checksum=m.checksum, operation=direction,
                     success=False, started_at=started_at,
                     duration_ms=(time.perf_counter() - t0) * 1000,
                     runner=application_name(direction), error=scrub(message, self.dsn)[:2000],
-                )  # fmt: skip
+                ))  # fmt: skip
         except psycopg.Error:
             pass  # the history row is a courtesy; the error itself is what matters
 
@@ -310,15 +377,19 @@ class FileRunner:
 
     def _statement_error(
         self, parsed: ParsedFile, statements: list[Statement], index: int, exc: psycopg.Error,
-        attempt: int,
+        attempt: int, position: int | None = None,
     ) -> EngineError:  # fmt: skip
+        """The error for statement `index` (1-based; 0: none of the file's); `position` is the
+        error's 1-based position in the statement, else the server's, for a statement sent
+        alone."""
         failure = describe_error(exc)
         line = None
+        position = position or failure.position
         if 0 < index <= len(statements):
             statement = statements[index - 1]
             line = statement.line
-            if failure.position:
-                line += statement.text.count("\n", 0, failure.position - 1)
+            if position:
+                line += statement.text.count("\n", 0, position - 1)
         message = scrub(failure.message, self.dsn)
         if failure.detail:
             message += f" ({scrub(failure.detail, self.dsn)})"

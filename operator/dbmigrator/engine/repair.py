@@ -23,16 +23,16 @@ def mark_repaired(
     done: AppliedMigration | RevertedMigration
     with conn.transaction(), conn.cursor() as cur:
         if status == "applied":
-            tracking.insert_applied(cur, m.version, m.name, split_like_cli(m.up.text))
+            cur.execute(*tracking.applied_insert(m.version, m.name, split_like_cli(m.up.text)))
             done = AppliedMigration(
                 version=m.version, name=m.name, checksum=m.checksum, applied_at=now.isoformat()
             )
         else:
-            tracking.delete_applied(cur, m.version)
+            cur.execute(*tracking.applied_delete(m.version))
             done = RevertedMigration(version=m.version, name=m.name)
-        tracking.record_history(
-            cur, version=m.version, name=m.name, checksum=m.checksum,
+        cur.execute(*tracking.history_insert(
+            version=m.version, name=m.name, checksum=m.checksum,
             operation=f"repair-{status}", success=True, started_at=now, duration_ms=0.0,
             runner=application_name("repair"),
-        )  # fmt: skip
+        ))  # fmt: skip
     return done

@@ -121,22 +121,30 @@ def _applied_row(
     return AppliedRow(version, name, checksum)
 
 
-def insert_applied(
-    cur: psycopg.Cursor[Any], version: str, name: str, statements: Sequence[str]
-) -> None:
-    cur.execute(
-        f"INSERT INTO {TABLE} (version, name, statements) VALUES (%s, %s, %s) "
+Query = tuple[str, list[Any]]
+"""A statement and its parameters: executed as is, or rendered into a batch (engine/batch.py)."""
+
+
+def applied_insert(version: str, name: str, statements: Sequence[str]) -> Query:
+    return (
+        f"INSERT INTO {TABLE} (version, name, statements) VALUES (%s, %s, %s::text[]) "
         "ON CONFLICT (version) DO UPDATE SET name = excluded.name, statements = excluded.statements",
-        [version, name, list(statements)],
+        [version, name, text_array(statements)],
     )
 
 
-def delete_applied(cur: psycopg.Cursor[Any], version: str) -> None:
-    cur.execute(f"DELETE FROM {TABLE} WHERE version = %s", [version])
+def text_array(items: Sequence[str]) -> str:
+    """PostgreSQL's text form of a text[] (every element quoted, so none reads as NULL): the
+    driver's list adapter takes about a second for a file of 90,000 statements, this a quarter."""
+    quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
+    return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
 
 
-def record_history(
-    cur: psycopg.Cursor[Any],
+def applied_delete(version: str) -> Query:
+    return f"DELETE FROM {TABLE} WHERE version = %s", [version]
+
+
+def history_insert(
     *,
     version: str,
     name: str,
@@ -148,10 +156,15 @@ def record_history(
     runner: str,
     error: str | None = None,
     note: str | None = None,
-) -> None:
-    cur.execute(
+) -> Query:
+    """A history row. `duration_ms` is the time until the statement was sent; the server adds
+    the time from its message's arrival to the row (the rest of a batch that carries the row;
+    next to nothing for a row sent alone), so a batched file's duration includes its run."""
+    return (
         f"INSERT INTO {HISTORY} (version, name, checksum, operation, success, started_at, "
-        "duration_ms, runner, error, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "duration_ms, runner, error, note) VALUES (%s, %s, %s, %s, %s, %s, "
+        "%s::float8 + extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 * 1000, "
+        "%s, %s, %s)",
         [version, name, checksum, operation, success, started_at, duration_ms, runner, error,
          note],
     )  # fmt: skip

@@ -53,6 +53,16 @@ _SPECIAL_IN = {
     ")": re.compile(rf"""[$'"\-/\\;()]|{_ATOMIC}"""),
     "end": re.compile(rf"""[$'"\-/\\;(]|{_ATOMIC}|(?<=[eE][nN])[dD]"""),
 }
+_QUOTED = {"'": re.compile(r"'(?:[^']|'')*+'"), '"': re.compile(r'"(?:[^"]|"")*+"')}
+
+# A whole statement of plain text, quoted texts and `(…)` groups (of plain text, quotes and `(`:
+# the first `)` closes them all), up to its `;`, in one match. Anything else (a `$`, `-`, `/`,
+# backslash, an `atomic`) fails the match and the statement is read character by character.
+# Possessive: the quotes are read as the scanner reads them, with no second interpretation.
+_PLAIN = r"""[^$'"\-/\\;(cC]|(?<![aA][tT][oO][mM][iI])[cC]"""
+_QUOTE = r"""'(?:[^']|'')*+'|""" + r'"(?:[^"]|"")*+"'
+_GROUP = rf"""\((?:[^$'"\-/\\;()cC]|(?<![aA][tT][oO][mM][iI])[cC]|\(|{_QUOTE})*+\)"""
+_SIMPLE_STATEMENT = re.compile(rf"(?:{_PLAIN}|{_QUOTE}|{_GROUP})*+;")
 
 
 @dataclass
@@ -166,14 +176,31 @@ def split_like_cli(text: str, *, skip: bool = True) -> tuple[str, ...]:
     pieces: list[str] = []
     scanner = _Scanner(text)
     i, size = 0, len(text)
+    simple = skip  # try the statement being read as a _SIMPLE_STATEMENT
     while i < size:
         if skip:
+            if simple and scanner.mode is _Mode.READY and not scanner.closers:
+                found = _SIMPLE_STATEMENT.match(text, i)
+                if found is not None:
+                    pieces.append(text[scanner.start : found.end()])
+                    scanner.restart(i := found.end())
+                    continue
+                simple = False  # until this statement ends
             i = _next_that_matters(scanner, i)
             if i < 0:
                 break
+            if scanner.mode is _Mode.READY and text[i] in _QUOTED:
+                # A whole quoted text at once: it ends at its closing quote (a doubled one stays
+                # inside); then the next character is read in plain text, as the scanner does.
+                found = _QUOTED[text[i]].match(text, i)
+                if found is None:
+                    break  # unterminated: the rest belongs to the statement being read
+                i = found.end()
+                continue
         if scanner.feed(i):
             pieces.append(text[scanner.start : i + 1])
             scanner.restart(i + 1)
+            simple = skip
         i += 1
     if scanner.start < size:
         pieces.append(text[scanner.start :])

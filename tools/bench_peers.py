@@ -28,6 +28,7 @@ from pathlib import Path
 from bench_engine import (
     CLI,
     ONE_SESSION,
+    PYTHON_FLOOR,
     REPO,
     Bench,
     generate_big_file,
@@ -107,6 +108,7 @@ def all_contenders(bench: Bench, directory: Path, work: Path, peers: dict[str, s
     ours = migrate_contenders(bench, directory)
     return {
         ONE_SESSION: ours[ONE_SESSION],
+        PYTHON_FLOOR: ours[PYTHON_FLOOR],
         "psql -1 -f per file": ours["psql -1 -f per file"],
         NO_VALIDATE: ours[NO_VALIDATE],
         "dbmigrator up (validation on)": ours["dbmigrator up (validation on)"],
@@ -162,6 +164,7 @@ def commands(bench_note: str) -> list[str]:
         f"{ONE_SESSION}:  psql -X -q -h 127.0.0.1 -p PORT -U postgres -d DB -v ON_ERROR_STOP=1 "
         "-f SET-one-session.psql   # bench_engine.one_session_script",
         "psql per file:       psql -X -q ... -d DB -v ON_ERROR_STOP=1 -1 -f NNN_name.sql   # each file",
+        f"{PYTHON_FLOOR}: DATABASE_URL=... python tools/python_floor.py DIR   # each file one message",
         "dbmigrator:          DATABASE_URL=... dbmigrator up --dir DIR -o json [--no-validate]",
         "dbmigrator plan:     DATABASE_URL=... dbmigrator plan --dir DIR -o json",
         "golang-migrate:      PGPASSWORD=... migrate -path DIR -database "

@@ -422,7 +422,7 @@ def main_big(rounds: int, statements: int, write: Path | None) -> int:
         "within 900 s (a 20,001-statement file: 30 s to `plan`, 43 s to `up`). pglast maps each "
         "node's location through a list of all multi-byte characters before it, and every line "
         "number was counted from the top of the file. Against one psql session with a tracking "
-        "row, and next to golang-migrate and Flyway: `make bench-peers` (## Peers)."
+        "row, and next to golang-migrate and Flyway: `make bench-peers` (section *Peers*)."
     )
     text = "\n".join(out) + "\n"
     print(text)

@@ -234,36 +234,54 @@ def breakdown(
 ) -> list[str]:
     """Where `dbmigrator up --no-validate`'s time goes, each part timed on its own (medians of
     the rounds): the CLI's start-up (importing what a Job's up imports, with .pyc files as an
-    installed copy has them), parsing every file, and the engine's run in-process (parse,
-    lock, tracking, files, snapshot) on a fresh database; the rest is the CLI around them
-    (reading the directory, the result's JSON, the interpreter's exit)."""
-    from dbmigrator.engine.database import resolve_dsn
+    installed copy has them), split into what the Python floor pays too (the interpreter and
+    psycopg) and the rest; parsing every file; the engine's run in-process (parse, lock,
+    tracking, files, snapshot) on a fresh database, with the closing schema snapshot timed again
+    on its own; the rest is the CLI around them (reading the directory, the result's JSON, the
+    interpreter's exit)."""
+    from dbmigrator.engine.database import connect, resolve_dsn
     from dbmigrator.engine.options import RunOptions
     from dbmigrator.engine.runner import Engine
+    from dbmigrator.engine.schemaguard import record_snapshot
     from dbmigrator.engine.source import read_migration_dir
     from dbmigrator.engine.sqlparse import parse_file
 
     imports = "import dbmigrator.cli.main, dbmigrator.cli.runs, dbmigrator.engine.runner"
-    startup, parse, engine = [], [], []
+    startup, driver, parse, engine, snap = [], [], [], [], []
     for _ in range(bench.rounds):
         startup.append(timed(partial(sh, [sys.executable, "-c", imports], bench.env)))
+        driver.append(timed(partial(sh, [sys.executable, "-c", "import psycopg"], bench.env)))
         migrations = read_migration_dir(directory)
         parse.append(timed(lambda: [parse_file(m.up) for m in migrations]))  # noqa: B023
         db = bench.fresh(template)
-        run = Engine(resolve_dsn(bench.pg.dsn(db)), migrations, options=RunOptions(validate=False))
+        dsn = resolve_dsn(bench.pg.dsn(db))
+        run = Engine(dsn, migrations, options=RunOptions(validate=False))
         engine.append(timed(lambda: None if run.up().ok else sys.exit("engine up failed")))  # noqa: B023
+        with connect(dsn, "bench") as conn:
+            schemas = run.managed_schemas()
+            snap.append(timed(lambda: record_snapshot(conn, schemas, None, "bench")))  # noqa: B023
         bench.drop(db)
     total = med(times["dbmigrator up --no-validate"])
+    rest = total - med(startup) - med(engine)
     rows = [
-        ("start-up: Python and the imports of a Job's `up`", med(startup)),
+        ("start-up: Python and psycopg (the Python floor pays it too)", med(driver)),
+        ("start-up: the rest of a Job's `up` imports (pydantic and the result models, pglast, "
+         "click, dbmigrator)", med(startup) - med(driver)),
         ("parsing every file (pglast trees, inside the engine's run)", med(parse)),
-        ("the engine's run without parsing (server work, tracking, snapshot)", med(engine) - med(parse)),
-        ("the rest (reading the files, the result, exit)", total - med(startup) - med(engine)),
+        ("the schema snapshot after the run (the drift baseline, inside the engine's run)",
+         med(snap)),
+        ("the engine's run without parsing and snapshot (connection, lock, tracking tables, "
+         "preflight, each file with its tracking and history rows)",
+         med(engine) - med(parse) - med(snap)),
+        ("the rest (reading the files, the result, exit)", rest),
     ]  # fmt: skip
+    floor = med(times[PYTHON_FLOOR])
     out = [
         "",
         f"Where `dbmigrator up --no-validate`'s {total:.2f} s go on {directory.name} (each part "
-        f"timed on its own, medians; *psql, one session* took {med(times[ONE_SESSION]):.2f} s):",
+        f"timed on its own, medians; *{ONE_SESSION}* took {med(times[ONE_SESSION]):.2f} s, "
+        f"*{PYTHON_FLOOR}* {floor:.2f} s: {med(driver):.2f} s of start-up and "
+        f"{floor - med(driver):.2f} s applying the files):",
         "",
         "| part | seconds | share |",
         "|---|---|---|",

@@ -13,8 +13,8 @@ def test_a_message_holds_the_engines_statements_around_the_files() -> None:
     )
     # A trailing comment cannot swallow the next statement: the semicolon is on its own line.
     assert "-- done\n;\nCOMMIT" in message.text
-    assert [p.index for p in message.parts] == [0, 1, 2, 0]
-    assert [message.text[p.start :].split("\n")[0] for p in message.parts] == [
+    assert message.indexes == (0, 1, 2, 0)
+    assert [message.text[start:].split("\n")[0] for start in message.starts] == [
         "BEGIN", "create table a ()", "select 1 -- done", "COMMIT",
     ]  # fmt: skip
 

@@ -21,18 +21,14 @@ MAX_CHARS = 256 * 1024
 
 
 @dataclass(frozen=True)
-class Part:
-    """One statement of a message: `index` is the file statement's (1-based), 0 for the engine's
-    own (BEGIN, settings, tracking rows, COMMIT); `start` its 0-based offset in the text."""
-
-    index: int
-    start: int
-
-
-@dataclass(frozen=True)
 class Batch:
+    """One message's text; for each of its statements, `indexes`: the file statement's number
+    (1-based), 0 for the engine's own (BEGIN, settings, tracking rows, COMMIT); `starts`: its
+    0-based offset in the text."""
+
     text: str
-    parts: tuple[Part, ...]
+    indexes: tuple[int, ...]
+    starts: tuple[int, ...]
 
     def locate(self, completed: int | None, position: int | None) -> tuple[int, int | None]:
         """The file statement (1-based; 0 when the failure is in the engine's own part or cannot
@@ -42,11 +38,11 @@ class Batch:
         errors found while parsing or analysing a statement; `completed` is how many of the
         message's statements completed before the failing one (from the results received)."""
         if position is not None and 0 < position <= len(self.text):
-            starts = [p.start for p in self.parts]
-            part = self.parts[max(bisect.bisect_right(starts, position - 1) - 1, 0)]
-            return part.index, (position - part.start if part.index else None)
-        if completed is not None and 0 <= completed < len(self.parts):
-            return self.parts[completed].index, None
+            n = max(bisect.bisect_right(self.starts, position - 1) - 1, 0)
+            index = self.indexes[n]
+            return index, (position - self.starts[n] if index else None)
+        if completed is not None and 0 <= completed < len(self.indexes):
+            return self.indexes[completed], None
         return 0, None
 
 
@@ -55,18 +51,13 @@ def compose(
 ) -> Batch:
     """One message: the engine's `head` statements, the file's (index, text) statements, then
     the engine's `tail`."""
-    pieces: list[str] = []
-    parts: list[Part] = []
-    offset = 0
-    items = [(0, s) for s in head] + list(statements) + [(0, s) for s in tail]
-    for n, (index, text) in enumerate(items):
-        if n:
-            pieces.append(SEPARATOR)
-            offset += len(SEPARATOR)
-        parts.append(Part(index, offset))
-        pieces.append(text)
-        offset += len(text)
-    return Batch("".join(pieces), tuple(parts))
+    texts = [*head, *(text for _, text in statements), *tail]
+    indexes = (0,) * len(head) + tuple(index for index, _ in statements) + (0,) * len(tail)
+    starts, offset = [], 0
+    for text in texts:
+        starts.append(offset)
+        offset += len(text) + len(SEPARATOR)
+    return Batch(SEPARATOR.join(texts), indexes, tuple(starts))
 
 
 def chunks(texts: Sequence[str], max_chars: int = MAX_CHARS) -> list[range]:

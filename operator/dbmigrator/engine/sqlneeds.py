@@ -11,6 +11,7 @@ only when they run.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,9 +42,13 @@ _DML_TARGET = re.compile(
 def plan_dml_needs(text: str) -> Needs:
     """The schema of an INSERT/UPDATE/DELETE/MERGE's target, from its first words."""
     match = _DML_TARGET.match(text)
-    if match is None:
-        return NO_NEEDS
-    return _needs({_ident(match.group(1))})
+    return NO_NEEDS if match is None else _target_needs(match.group(1))
+
+
+@functools.lru_cache(maxsize=256)
+def _target_needs(schema: str) -> Needs:
+    """Needs of a DML target's schema as written (a file of many INSERTs names a few)."""
+    return _needs({_ident(schema)})
 
 
 def plan_needs(node: Any) -> Needs:

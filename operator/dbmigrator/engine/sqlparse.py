@@ -102,7 +102,8 @@ def parse_file(file: SqlFile) -> ParsedFile:
     for text, start in split_statements(file):
         line += file.text.count("\n", previous, start)
         previous = start
-        node = _tree(file, text, line)
+        dml = dml_kind(text)
+        node = None if dml is not None else _tree(file, text, line)
         forbidden = forbidden_transaction_control(node)
         if forbidden is not None:
             raise SqlSyntaxError(
@@ -116,7 +117,7 @@ def parse_file(file: SqlFile) -> ParsedFile:
             Statement(
                 text=text,
                 line=line,
-                kind=type(node).__name__ if node is not None else dml_kind(text) or "",
+                kind=type(node).__name__ if node is not None else dml or "",
                 transactional=why is None,
                 why_not_transactional=why,
                 transaction_control=isinstance(node, ast.TransactionStmt),
@@ -131,9 +132,7 @@ def parse_file(file: SqlFile) -> ParsedFile:
 
 
 def _tree(file: SqlFile, text: str, line: int) -> Any:
-    """The statement's parse tree, or None for row-level DML (no tree needed)."""
-    if dml_kind(text) is not None:
-        return None
+    """The statement's parse tree (not asked for row-level DML: no tree needed)."""
     try:
         (raw,) = parser.parse_sql(text)
     except parser.ParseError as exc:  # split accepted it, so this is not expected

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import re
 import statistics
@@ -229,59 +230,58 @@ def migrate_contenders(bench: Bench, directory: Path) -> dict[str, Callable[[str
     }
 
 
-def breakdown(
-    bench: Bench, directory: Path, template: str, times: dict[str, list[float]]
-) -> list[str]:
-    """Where `dbmigrator up --no-validate`'s time goes, each part timed on its own (medians of
-    the rounds): the CLI's start-up (importing what a Job's up imports, with .pyc files as an
-    installed copy has them), split into what the Python floor pays too (the interpreter and
-    psycopg) and the rest; parsing every file; the engine's run in-process (parse, lock,
-    tracking, files, snapshot) on a fresh database, with the closing schema snapshot timed again
-    on its own; the rest is the CLI around them (reading the directory, the result's JSON, the
-    interpreter's exit)."""
-    from dbmigrator.engine.database import connect, resolve_dsn
-    from dbmigrator.engine.options import RunOptions
-    from dbmigrator.engine.runner import Engine
-    from dbmigrator.engine.schemaguard import record_snapshot
-    from dbmigrator.engine.source import read_migration_dir
-    from dbmigrator.engine.sqlparse import parse_file
+TIMED = "dbmigrator up --no-validate, through tools/timed_up.py"
 
-    imports = "import dbmigrator.cli.main, dbmigrator.cli.runs, dbmigrator.engine.runner"
-    startup, driver, parse, engine, snap = [], [], [], [], []
-    for _ in range(bench.rounds):
-        startup.append(timed(partial(sh, [sys.executable, "-c", imports], bench.env)))
-        driver.append(timed(partial(sh, [sys.executable, "-c", "import psycopg"], bench.env)))
-        migrations = read_migration_dir(directory)
-        parse.append(timed(lambda: [parse_file(m.up) for m in migrations]))  # noqa: B023
-        db = bench.fresh(template)
-        dsn = resolve_dsn(bench.pg.dsn(db))
-        run = Engine(dsn, migrations, options=RunOptions(validate=False))
-        engine.append(timed(lambda: None if run.up().ok else sys.exit("engine up failed")))  # noqa: B023
-        with connect(dsn, "bench") as conn:
-            schemas = run.managed_schemas()
-            snap.append(timed(lambda: record_snapshot(conn, schemas, None, "bench")))  # noqa: B023
-        bench.drop(db)
-    total = med(times["dbmigrator up --no-validate"])
-    rest = total - med(startup) - med(engine)
+
+def timed_contender(
+    bench: Bench, directory: Path, parts: dict[str, list[float]]
+) -> Callable[[str], None]:
+    """`up --no-validate` through tools/timed_up.py, which times each part inside the run; a
+    contender of its own, so its runs alternate with the others like the plain CLI's."""
+
+    def run(db: str) -> None:
+        with tempfile.NamedTemporaryFile(suffix=".json") as timings:
+            args = [sys.executable, str(REPO / "tools" / "timed_up.py"), "up", "--dir",
+                    str(directory), "--no-validate", "-o", "json"]  # fmt: skip
+            env = {
+                **bench.env,
+                "DATABASE_URL": bench.pg.dsn(db),
+                "DBMIGRATOR_TIMINGS": timings.name,
+            }
+            sh(args, env)
+            for key, value in json.loads(Path(timings.name).read_text()).items():
+                parts.setdefault(key, []).append(value)
+
+    return run
+
+
+def breakdown(name: str, times: dict[str, list[float]], parts: dict[str, list[float]]) -> list[str]:
+    """Where `dbmigrator up --no-validate`'s time goes, from the TIMED contender's runs: the
+    parts timed inside each run (importing psycopg, importing the rest, parsing, the closing
+    snapshot, the engine's whole `up`), medians; the rest of the wall time is the interpreter's
+    start and exit, reading the files and the result's JSON."""
+    part = {key: med(values) for key, values in parts.items()}
+    total = med(times[TIMED])
+    rest = total - part["import_psycopg"] - part["import_rest"] - part["engine_up"]
     rows = [
-        ("start-up: Python and psycopg (the Python floor pays it too)", med(driver)),
-        ("start-up: the rest of a Job's `up` imports (pydantic and the result models, pglast, "
-         "click, dbmigrator)", med(startup) - med(driver)),
-        ("parsing every file (pglast trees, inside the engine's run)", med(parse)),
-        ("the schema snapshot after the run (the drift baseline, inside the engine's run)",
-         med(snap)),
+        ("importing psycopg (the Python floor pays it too)", part["import_psycopg"]),
+        ("importing the rest of what `up` loads (pydantic and the result models, pglast, click, "
+         "dbmigrator)", part["import_rest"]),
+        ("parsing every file (pglast)", part["parse"]),
+        ("the schema snapshot after the run (the drift baseline)", part["snapshot"]),
         ("the engine's run without parsing and snapshot (connection, lock, tracking tables, "
          "preflight, each file with its tracking and history rows)",
-         med(engine) - med(parse) - med(snap)),
-        ("the rest (reading the files, the result, exit)", rest),
+         part["engine_up"] - part["parse"] - part["snapshot"]),
+        ("the rest: the interpreter's start and exit, reading the files, the result", rest),
     ]  # fmt: skip
-    floor = med(times[PYTHON_FLOOR])
     out = [
         "",
-        f"Where `dbmigrator up --no-validate`'s {total:.2f} s go on {directory.name} (each part "
-        f"timed on its own, medians; *{ONE_SESSION}* took {med(times[ONE_SESSION]):.2f} s, "
-        f"*{PYTHON_FLOOR}* {floor:.2f} s: {med(driver):.2f} s of start-up and "
-        f"{floor - med(driver):.2f} s applying the files):",
+        f"Where `dbmigrator up --no-validate`'s time goes on {name}: the same command through "
+        "`tools/timed_up.py`, which times each part inside the run, alternating with the "
+        f"contenders above (medians; {total:.2f} s a run, "
+        f"{med(times['dbmigrator up --no-validate']):.2f} s without the stopwatch; "
+        f"*{ONE_SESSION}* took {med(times[ONE_SESSION]):.2f} s, *{PYTHON_FLOOR}* "
+        f"{med(times[PYTHON_FLOOR]):.2f} s):",
         "",
         "| part | seconds | share |",
         "|---|---|---|",
@@ -404,9 +404,14 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
         small = Path(tmp) / "small"
         generate_small_set(small, args.small)
         small_template = make_template(bench, "tpl_small", bootstrap=False)
-        times = bench.compare(small_template, migrate_contenders(bench, small))
+        parts: dict[str, list[float]] = {}
+        contenders = {
+            **migrate_contenders(bench, small),
+            TIMED: timed_contender(bench, small, parts),
+        }
+        times = bench.compare(small_template, contenders)
         report_migrate(f"generated, {args.small} small files", times, out)
-        parts = breakdown(bench, small, small_template, times)
+        explained = breakdown(f"{args.small} small files", times, parts)
         out.append("")
         out.append(
             "dbmigrator does more than psql here: it parses every file first, takes the advisory "
@@ -418,7 +423,7 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
             "process per file, no parsing, no lock, no history; the CLI's start-up is inside "
             "dbmigrator's time (broken down below)."
         )
-        out += parts
+        out += explained
         bench_backup(bench, args.backup_mb, out)
         bench.admin.close()
     text = "\n".join(out) + "\n"

@@ -421,7 +421,10 @@ def main_engine(args: argparse.Namespace, major: int) -> None:
             "number of files. *psql, one session* is the physical limit: one connection applies "
             "every file in its own transaction with a tracking row (`one_session_script`), no "
             "process per file, no parsing, no lock, no history; the CLI's start-up is inside "
-            "dbmigrator's time (broken down below)."
+            "dbmigrator's time (broken down below). *Python + psycopg, one session* "
+            "(`tools/python_floor.py`) is the floor for any tool written in Python: the "
+            "interpreter, psycopg and one connection sending each file as one message with the "
+            "same tracking row; nothing else."
         )
         out += explained
         bench_backup(bench, args.backup_mb, out)

@@ -186,7 +186,7 @@ this server and in the tools' sources, so the ratios compare like with like:
 |---|---|---|---|---|---|
 | psql, one session | yes (`begin` … `commit`) | one `schema_migrations` row (version, name) | no | no | psql's lexer splits, one round trip each |
 | psql per file | yes (`-1`) | none | no | no | as above; a process and a connection per file |
-| dbmigrator up --no-validate | yes, with its tracking and history rows | Supabase `schema_migrations` row (every statement) + a history row | sha256 of each file, in the history | session advisory lock for the run | parsed first by pglast (the PostgreSQL parser: errors with file and line before anything runs) |
+| dbmigrator up --no-validate | yes, with its tracking and history rows | Supabase `schema_migrations` row (every statement) + a history row | sha256 of each file, in the history | session advisory lock for the run | parsed first by pglast (the PostgreSQL parser: errors with file and line before anything runs); a transactional file then goes as one message (several over 256 KiB) |
 | dbmigrator up | as above, then the checks after every file | as above | as above | as above | as above |
 | golang-migrate v4.20.1 (postgres driver) | no `BEGIN`: the whole file is one simple-protocol query, which PostgreSQL runs as one implicit transaction; before it `SetVersion(v, dirty=true)`, after it `SetVersion(v, false)`, each its own transaction (`TRUNCATE` + `INSERT`) | one row (`version`, `dirty`) in `schema_migrations`, rewritten twice per file | no | session advisory lock (`pg_advisory_lock`) for the run | not split: the server parses the file |
 | Flyway 13.12.1 (engine, PostgreSQL module) | yes, each versioned migration in its own transaction with its history row (`group=false`, the default) | a `flyway_schema_history` row (version, description, script, CRC32 checksum, user, time taken, success) | CRC32; `validateOnMigrate` (default on) checks applied files before migrating | `pg_try_advisory_xact_lock` on a second connection, taken again around each migration | its own SQL parser splits; one extended-protocol round trip per statement, plus `SET ROLE` and existence checks around each file |
@@ -208,12 +208,16 @@ check, JSON output) is not measured.
 
 ROUND_TRIPS = """\
 How to read the limit: *psql, one session* is the limit for a client that sends one statement
-per round trip, as psql, dbmigrator and Flyway do (dbmigrator has to: it runs each statement
-alone to report its file and line, and to run the non-transactional ones outside a
-transaction). golang-migrate sends each file as one query, one round trip per file, so on files
-of many statements it can beat that limit; the price is that a failing statement is reported by
-the server's character position in the whole file, no statement can run outside the file's
-implicit transaction, and a failure leaves the version marked dirty until `migrate force`.
+per round trip, as psql and Flyway do. golang-migrate sends each file as one query, and
+dbmigrator sends a transactional file as one message (a file over 256 KiB as several), so on
+files of many statements both can beat that limit. golang-migrate pays for it: a failing
+statement is reported by the server's character position in the whole file, no statement can
+run outside the file's implicit transaction, and a failure leaves the version marked dirty until
+`migrate force`. dbmigrator still names the failing statement's file and line (from the
+server's position or from how many statements completed before it), runs a file with
+statements that cannot run in a transaction statement by statement, and leaves nothing of a
+failed file. *Python + psycopg, one session* (`tools/python_floor.py`) is the floor for a tool
+written in Python: the interpreter, the driver and one message per file with its tracking row.
 """
 
 ATLAS_NOTE = """\

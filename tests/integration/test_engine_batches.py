@@ -7,12 +7,15 @@ transaction."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from dbmigrator.engine.clisplit import split_like_cli
-from tests.helpers import query, run_cli, write_set
+from tests.helpers import CLI, query, run_cli, write_set
 
 INIT = {"001_init.sql": "create table public.accounts (id int primary key, email text);\n"}
 
@@ -103,3 +106,21 @@ def test_the_tracking_row_keeps_every_statement_as_written(dsn: str, tmp_path: P
     ((statements,),) = query(dsn, "select statements from supabase_migrations.schema_migrations "
                                   "where version = '002'")  # fmt: skip
     assert statements == list(split_like_cli(text)) and len(statements) == 5
+
+
+def test_a_running_message_names_its_file_in_pg_stat_activity(dsn: str, tmp_path: Path) -> None:
+    d = write_set(tmp_path / "m", {**INIT, "002_slow.sql": "-- waits\nselect pg_sleep(3);\n"})
+    proc = subprocess.Popen([str(CLI), "up", "--dir", str(d), "-o", "json"],
+                            env={**os.environ, "DATABASE_URL": dsn},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    seen: list[object] = []
+    deadline = time.monotonic() + 30
+    while not seen and time.monotonic() < deadline and proc.poll() is None:
+        seen = [r[0] for r in query(dsn, "select query from pg_stat_activity where pid <> "
+                                         "pg_backend_pid() and query like '%pg_sleep(3)%'")]  # fmt: skip
+        time.sleep(0.1)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert seen and str(seen[0]).startswith(
+        "/* dbmigrator up 002_slow.sql:2, statements 1-1 of 1 */\nBEGIN"
+    ), seen

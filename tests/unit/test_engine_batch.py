@@ -3,7 +3,7 @@ composed, how it is cut, and how an error in a message is traced back to its sta
 
 from __future__ import annotations
 
-from dbmigrator.engine.batch import SEPARATOR, chunks, compose
+from dbmigrator.engine.batch import SEPARATOR, chunks, compose, label
 
 
 def test_a_message_holds_the_engines_statements_around_the_files() -> None:
@@ -52,3 +52,18 @@ def test_statements_are_cut_into_runs_of_bounded_size() -> None:
     assert [list(r) for r in chunks(texts)] == [[0, 1, 2, 3, 4]]
     assert [list(r) for r in chunks(texts, max_chars=0)] == [[0], [1], [2], [3], [4]]
     assert [list(r) for r in chunks([])] == [[]]  # an empty file still sends its tracking rows
+
+
+def test_a_label_comes_first_and_shifts_nothing_it_names() -> None:
+    name = label("up", "002_x.sql", 4, range(0, 2), 2)
+    assert name == "dbmigrator up 002_x.sql:4, statements 1-2 of 2"
+    message = compose(["BEGIN"], [(1, "select 1"), (2, "select nope")], ["COMMIT"], name)
+    assert message.text.startswith(f"/* {name} */\nBEGIN")
+    at = message.text.index("nope") + 1
+    assert message.locate(completed=None, position=at) == (2, len("select ") + 1)
+    assert message.locate(completed=2, position=None) == (2, None)
+
+
+def test_a_label_cannot_end_its_comment() -> None:
+    name = label("down", "003_a*/b/*c.sql", None, range(0), 0)
+    assert "*/" not in name and "/*" not in name and name.endswith("tracking")

@@ -47,17 +47,32 @@ class Batch:
 
 
 def compose(
-    head: Sequence[str], statements: Sequence[tuple[int, str]], tail: Sequence[str]
+    head: Sequence[str], statements: Sequence[tuple[int, str]], tail: Sequence[str], label: str = ""
 ) -> Batch:
     """One message: the engine's `head` statements, the file's (index, text) statements, then
-    the engine's `tail`."""
+    the engine's `tail`; `label` first, as a comment (see `label`)."""
     texts = [*head, *(text for _, text in statements), *tail]
     indexes = (0,) * len(head) + tuple(index for index, _ in statements) + (0,) * len(tail)
-    starts, offset = [], 0
+    prefix = f"/* {label} */\n" if label else ""
+    starts, offset = [], len(prefix)
     for text in texts:
         starts.append(offset)
         offset += len(text) + len(SEPARATOR)
-    return Batch(SEPARATOR.join(texts), indexes, tuple(starts))
+    return Batch(prefix + SEPARATOR.join(texts), indexes, tuple(starts))
+
+
+def label(direction: str, file: str, first_line: int | None, statements: range, total: int) -> str:
+    """What a message says about itself in `pg_stat_activity.query`, which shows a message from
+    its start (the first 1 KiB by default): the file and the statements it carries. Text that
+    would end or nest the comment is broken up."""
+    where = f"{file}:{first_line}" if first_line is not None else file
+    what = (
+        f"statements {statements.start + 1}-{statements.stop} of {total}"
+        if statements
+        else "tracking"
+    )
+    text = f"dbmigrator {direction} {where}, {what}"
+    return text.replace("*/", "*_/").replace("/*", "/_*")
 
 
 def chunks(texts: Sequence[str], max_chars: int = MAX_CHARS) -> list[range]:

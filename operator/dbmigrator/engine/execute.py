@@ -217,10 +217,12 @@ class FileRunner:
                 for n, run in enumerate(runs):
                     self._send(cur, m, parsed, statements, texts, direction, started_at, t0,
                                run, first=n == 0, last=n == len(runs) - 1)  # fmt: skip
-        except BaseException:
+        except BaseException as exc:
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 with contextlib.suppress(psycopg.Error):  # a lost connection has nothing to undo
                     conn.rollback()
+            if isinstance(exc, psycopg.Error):  # not from a statement (e.g. rendering a row)
+                raise _BatchFailed(exc, 0, None) from exc
             raise
 
     def _send(
@@ -239,7 +241,9 @@ class FileRunner:
         if last:
             queries = self._tracking(m, parsed, direction, started_at, t0)
             tail = [cur.mogrify(query, params) for query, params in queries] + ["COMMIT"]
-        message = batch.compose(head, [(i + 1, texts[i]) for i in run], tail)
+        first_line = statements[run[0]].line if run else None
+        label = batch.label(direction, parsed.file.name, first_line, run, len(statements))
+        message = batch.compose(head, [(i + 1, texts[i]) for i in run], tail, label)
         cur.completed = None
         try:
             cur.execute(message.text.encode())

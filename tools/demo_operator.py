@@ -62,13 +62,21 @@ class Demo:
         return proc.stdout
 
     def wait_established(self, crd: str, timeout: float = 60) -> None:
-        """Polled: `kubectl wait` on a CRD created a moment ago can fail before it has conditions."""
+        """Polled: `kubectl wait` on a CRD created a moment ago can fail before it has conditions,
+        and so does a jsonpath filter over them (kubectl exits 1 when there is no list yet), so
+        the conditions are read from the JSON."""
         deadline = time.monotonic() + timeout
-        query = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
-        while self.kubectl("get", "crd", crd, "-o", query).strip() != "True":
+        while not self._established(crd):
             if time.monotonic() > deadline:
                 raise SystemExit(f"demo: CRD {crd} was not established in {timeout:.0f}s")
             time.sleep(0.2)
+
+    def _established(self, crd: str) -> bool:
+        status = json.loads(self.kubectl("get", "crd", crd, "-o", "json")).get("status") or {}
+        return any(
+            c.get("type") == "Established" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
 
     def apply(self, obj: dict[str, Any]) -> None:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(obj))

@@ -48,6 +48,7 @@ _GO_SPACE = (
 # inside `(` also the `)` that may close it, inside ATOMIC the `d` that ends an `end`. (Any other
 # `c` or `d` would only try to close a `)` or an `end`, which it cannot end.)
 _ATOMIC = "(?<=[aA][tT][oO][mM][iI])[cC]"
+_NOT_ATOMIC = "(?<![aA][tT][oO][mM][iI])[cC]"
 _SPECIAL = re.compile(rf"""[$'"\-/\\;(]|{_ATOMIC}""")
 _SPECIAL_IN = {
     ")": re.compile(rf"""[$'"\-/\\;()]|{_ATOMIC}"""),
@@ -59,9 +60,9 @@ _QUOTED = {"'": re.compile(r"'(?:[^']|'')*+'"), '"': re.compile(r'"(?:[^"]|"")*+
 # the first `)` closes them all), up to its `;`, in one match. Anything else (a `$`, `-`, `/`,
 # backslash, an `atomic`) fails the match and the statement is read character by character.
 # Possessive: the quotes are read as the scanner reads them, with no second interpretation.
-_PLAIN = r"""[^$'"\-/\\;(cC]|(?<![aA][tT][oO][mM][iI])[cC]"""
-_QUOTE = r"""'(?:[^']|'')*+'|""" + r'"(?:[^"]|"")*+"'
-_GROUP = rf"""\((?:[^$'"\-/\\;()cC]|(?<![aA][tT][oO][mM][iI])[cC]|\(|{_QUOTE})*+\)"""
+_PLAIN = rf"""[^$'"\-/\\;(cC]|{_NOT_ATOMIC}"""
+_QUOTE = "|".join(quoted.pattern for quoted in _QUOTED.values())
+_GROUP = rf"""\((?:[^$'"\-/\\;()cC]|{_NOT_ATOMIC}|\(|{_QUOTE})*+\)"""
 _SIMPLE_STATEMENT = re.compile(rf"(?:{_PLAIN}|{_QUOTE}|{_GROUP})*+;")
 
 

@@ -200,7 +200,7 @@ class FileRunner:
                     continue
                 self.record_failure(conn, m, direction, started_at, t0, failure.message)
                 raise self._statement_error(
-                    parsed, statements, index, exc, attempt, position=failed.position
+                    parsed, statements, index, exc, attempt, failed.position
                 ) from None
 
     def _send_batches(
@@ -232,8 +232,9 @@ class FileRunner:
     ) -> None:  # fmt: skip
         """One message: BEGIN and the settings if `first`, the statements of `run`, the
         tracking rows and COMMIT if `last`."""
-        if run:
-            interrupt.check(f"at {parsed.file.name}:{statements[run[0]].line}; rolled back")
+        first_line = statements[run[0]].line if run else None
+        if first_line is not None:
+            interrupt.check(f"at {parsed.file.name}:{first_line}; rolled back")
         for i in run:
             self.progress.statement(m, i + 1, len(statements), statements[i])
         head = ["BEGIN", *self._settings(cur.connection, local=True)] if first else []
@@ -241,7 +242,6 @@ class FileRunner:
         if last:
             queries = self._tracking(m, parsed, direction, started_at, t0)
             tail = [cur.mogrify(query, params) for query, params in queries] + ["COMMIT"]
-        first_line = statements[run[0]].line if run else None
         label = batch.label(direction, parsed.file.name, first_line, run, len(statements))
         message = batch.compose(head, [(i + 1, texts[i]) for i in run], tail, label)
         cur.completed = None
@@ -289,7 +289,9 @@ class FileRunner:
                         attempt += 1
                         continue
                     self.record_failure(conn, m, direction, started_at, t0, failure.message)
-                    error = self._statement_error(parsed, statements, index, exc, attempt)
+                    error = self._statement_error(
+                        parsed, statements, index, exc, attempt, failure.position
+                    )
                     error.message += (
                         f" (file runs outside a transaction: {done} earlier statement(s) stay "
                         "committed; make the file idempotent and run it again)"
@@ -381,14 +383,12 @@ class FileRunner:
 
     def _statement_error(
         self, parsed: ParsedFile, statements: list[Statement], index: int, exc: psycopg.Error,
-        attempt: int, position: int | None = None,
+        attempt: int, position: int | None,
     ) -> EngineError:  # fmt: skip
         """The error for statement `index` (1-based; 0: none of the file's); `position` is the
-        error's 1-based position in the statement, else the server's, for a statement sent
-        alone."""
+        error's 1-based position in that statement's text, when known."""
         failure = describe_error(exc)
         line = None
-        position = position or failure.position
         if 0 < index <= len(statements):
             statement = statements[index - 1]
             line = statement.line

@@ -35,6 +35,7 @@ import psycopg
 
 from dbmigrator.engine.pgtools import find_tool
 from localpg import LocalPostgres, fetched_bindirs, server_bindir
+from python_floor import TRACKING
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "dbmigrator"
@@ -179,11 +180,7 @@ def one_session_script(files: list[Path]) -> str:
     """The libpq + server limit for applying `files` with tracking: ONE psql session, each file
     in its own transaction with a row in the Supabase tracking table (version and name; fewer
     bytes than dbmigrator writes, so the baseline is if anything too kind to psql)."""
-    lines = [
-        "create schema if not exists supabase_migrations;",
-        "create table if not exists supabase_migrations.schema_migrations "
-        "(version text primary key, statements text[], name text);",
-    ]
+    lines = [f"{TRACKING};"]  # the same table tools/python_floor.py creates
     for f in files:
         version, _, name = f.name.removesuffix(".sql").partition("_")
         path = str(f).replace("'", "''")

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-TRACKING = (
+TRACKING = (  # also the first line of bench_engine.one_session_script
     "create schema if not exists supabase_migrations; "
     "create table if not exists supabase_migrations.schema_migrations "
     "(version text primary key, statements text[], name text)"

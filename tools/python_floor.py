@@ -40,4 +40,6 @@ def main(directory: Path) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir() or not os.environ.get("DATABASE_URL"):
+        sys.exit("usage: DATABASE_URL=postgresql://... python tools/python_floor.py DIR")
     main(Path(sys.argv[1]))

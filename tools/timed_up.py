@@ -58,6 +58,8 @@ def write() -> None:
 
 
 if __name__ == "__main__":
+    if not os.environ.get("DBMIGRATOR_TIMINGS"):
+        sys.exit("usage: DBMIGRATOR_TIMINGS=out.json python tools/timed_up.py up --dir DIR ...")
     sys.argv[0] = "dbmigrator"
     try:
         main()
